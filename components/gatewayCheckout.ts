@@ -1,0 +1,50 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+
+export interface GatewayCheckoutArgs {
+  /** Git URL of the MCP Gateway repository. */
+  repoUrl: string;
+  /** Pinned commit (or tag) whose make targets the stack runs. */
+  ref: string;
+  /** Directory of the checkout, relative to the Pulumi project or absolute. */
+  dir: string;
+}
+
+/**
+ * Clones the checkout when the directory is missing, then checks out the pinned ref.
+ * Git's chatter goes to stderr so stdout is exactly the checkout's absolute path.
+ */
+export const checkoutScript = `set -eu
+if [ ! -d "$GATEWAY_DIR/.git" ]; then
+  git clone --quiet "$GATEWAY_REPO" "$GATEWAY_DIR" >&2
+fi
+if ! git -C "$GATEWAY_DIR" cat-file -e "$GATEWAY_REF^{commit}" 2>/dev/null; then
+  git -C "$GATEWAY_DIR" fetch --quiet origin >&2
+fi
+git -C "$GATEWAY_DIR" -c advice.detachedHead=false checkout --quiet "$GATEWAY_REF" >&2
+cd "$GATEWAY_DIR" && pwd -P
+`;
+
+/**
+ * A checkout of the MCP Gateway repository at a pinned commit: the tooling (Makefile, kind,
+ * manifests) that creates the local cluster and the OAuth token-exchange example.
+ * Destroy leaves the checkout in place: it holds the tools the teardown itself runs.
+ */
+export class GatewayCheckout extends pulumi.ComponentResource {
+  /** Absolute path of the checkout; a make step that uses it depends on the checkout. */
+  public readonly dir: pulumi.Output<string>;
+
+  constructor(name: string, args: GatewayCheckoutArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("mcp-gateway-stack:gateway:Checkout", name, {}, opts);
+    const clone = new command.local.Command(
+      `${name}-git`,
+      {
+        create: checkoutScript,
+        environment: { GATEWAY_REPO: args.repoUrl, GATEWAY_REF: args.ref, GATEWAY_DIR: args.dir },
+      },
+      { parent: this },
+    );
+    this.dir = clone.stdout.apply((out) => out.trim());
+    this.registerOutputs({ dir: this.dir });
+  }
+}

@@ -1,0 +1,69 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+
+export interface GatewayListenerArgs {
+  /** The Gateway someone else owns (created by the MCP Gateway's make targets). */
+  gatewayName: string;
+  gatewayNamespace: string;
+  listenerName: string;
+  hostname: string;
+  port: number;
+}
+
+export interface GatewayListenerSpec {
+  name: string;
+  hostname: string;
+  port: number;
+  protocol: "HTTP";
+  allowedRoutes: { namespaces: { from: "All" } };
+}
+
+/** The listener the guide adds with `kubectl patch`: plain HTTP, routes from all namespaces. */
+export function listenerSpec(args: GatewayListenerArgs): GatewayListenerSpec {
+  return {
+    name: args.listenerName,
+    hostname: args.hostname,
+    port: args.port,
+    protocol: "HTTP",
+    allowedRoutes: { namespaces: { from: "All" } },
+  };
+}
+
+/** Field manager of the Server-Side Apply patch: one per listener, so each owns only its own. */
+export function fieldManager(listenerName: string): string {
+  return `mcp-gateway-stack-${listenerName}`;
+}
+
+/**
+ * One listener patched onto a Gateway by Server-Side Apply. `spec.listeners` is a map list
+ * keyed by `name`, so the patch owns exactly this entry: the Gateway's other listeners are
+ * never touched, and deleting the patch removes only this listener. Ownership is never forced.
+ */
+export class GatewayListener extends pulumi.ComponentResource {
+  public readonly listenerName: string;
+  public readonly gatewayName: string;
+  public readonly gatewayNamespace: string;
+  public readonly patch: k8s.apiextensions.CustomResourcePatch;
+
+  constructor(name: string, args: GatewayListenerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("mcp-gateway-stack:gateway:Listener", name, {}, opts);
+    this.listenerName = args.listenerName;
+    this.gatewayName = args.gatewayName;
+    this.gatewayNamespace = args.gatewayNamespace;
+    this.patch = new k8s.apiextensions.CustomResourcePatch(
+      `${name}-patch`,
+      {
+        apiVersion: "gateway.networking.k8s.io/v1",
+        kind: "Gateway",
+        metadata: {
+          name: args.gatewayName,
+          namespace: args.gatewayNamespace,
+          annotations: { "pulumi.com/patchFieldManager": fieldManager(args.listenerName) },
+        },
+        spec: { listeners: [listenerSpec(args)] },
+      },
+      { parent: this },
+    );
+    this.registerOutputs({});
+  }
+}

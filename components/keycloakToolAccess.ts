@@ -1,0 +1,89 @@
+import * as keycloak from "@pulumi/keycloak";
+import * as pulumi from "@pulumi/pulumi";
+
+export interface KeycloakToolAccessArgs {
+  realm: string;
+  /** OAuth2 resource-server client id: the route's `<namespace>/<name>`. */
+  clientId: pulumi.Input<string>;
+  /** One client role per tool. */
+  tools: string[];
+  group: string;
+  /** Existing realm user put into the group. */
+  username: string;
+  /**
+   * `create`: the stack creates the client, its roles and the group.
+   * `reference`: a realm import already has them (newer gateway commits): look them up and
+   * manage only the group's role mappings and the user's membership, instead of a 409 Conflict.
+   */
+  existingObjects: "create" | "reference";
+}
+
+/** The client the guide creates: public, no browser flow, only the scopes it is given. */
+export function resourceServerClientSpec(realm: string, clientId: pulumi.Input<string>) {
+  return {
+    realmId: realm,
+    clientId,
+    accessType: "PUBLIC",
+    standardFlowEnabled: false,
+    fullScopeAllowed: false,
+  };
+}
+
+/**
+ * Keycloak access to the MCP server's tools: an OAuth2 resource-server client, one client role
+ * per tool, a group holding all the roles, and the user in that group.
+ */
+export class KeycloakToolAccess extends pulumi.ComponentResource {
+  /** Keycloak's id (UUID) of the client. */
+  public readonly clientUuid: pulumi.Output<string>;
+  public readonly clientId: pulumi.Output<string>;
+  public readonly roleIds: pulumi.Output<string>[];
+  public readonly groupId: pulumi.Output<string>;
+
+  constructor(name: string, args: KeycloakToolAccessArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("mcp-gateway-stack:keycloak:ToolAccess", name, {}, opts);
+    const child = { parent: this };
+    const invoke = { parent: this };
+    const realmId = args.realm;
+
+    if (args.existingObjects === "create") {
+      const client = new keycloak.openid.Client(`${name}-client`, resourceServerClientSpec(realmId, args.clientId), child);
+      this.clientUuid = client.id;
+      this.clientId = client.clientId;
+      this.roleIds = args.tools.map(
+        (tool) => new keycloak.Role(`${name}-role-${tool}`, { realmId, clientId: client.id, name: tool }, child).id,
+      );
+      const group = new keycloak.Group(`${name}-group`, { realmId, name: args.group }, child);
+      this.groupId = group.id;
+      // The stack owns this group, so it may own its member list too.
+      new keycloak.GroupMemberships(
+        `${name}-members`,
+        { realmId, groupId: group.id, members: [args.username] },
+        child,
+      );
+    } else {
+      const client = keycloak.openid.getClientOutput({ realmId, clientId: args.clientId }, invoke);
+      this.clientUuid = client.id;
+      this.clientId = client.clientId;
+      this.roleIds = args.tools.map(
+        (tool) => keycloak.getRoleOutput({ realmId, clientId: client.id, name: tool }, invoke).id,
+      );
+      this.groupId = keycloak.getGroupOutput({ realmId, name: args.group }, invoke).id;
+      const user = keycloak.getUserOutput({ realmId, username: args.username }, invoke);
+      // Additive: the user keeps the groups the realm import gave it.
+      new keycloak.UserGroups(
+        `${name}-user-groups`,
+        { realmId, userId: user.id, groupIds: [this.groupId], exhaustive: false },
+        child,
+      );
+    }
+
+    // Not exhaustive: destroy takes back exactly these mappings and leaves any others.
+    new keycloak.GroupRoles(
+      `${name}-group-roles`,
+      { realmId, groupId: this.groupId, roleIds: this.roleIds, exhaustive: false },
+      child,
+    );
+    this.registerOutputs({ clientId: this.clientId });
+  }
+}

@@ -1,0 +1,81 @@
+import * as command from "@pulumi/command";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { GatewayCheckout } from "./gatewayCheckout";
+
+export interface KindClusterArgs {
+  /** `kind`: create the cluster with the gateway's make targets; `existing`: use a kubeconfig. */
+  mode: "kind" | "existing";
+  /** The MCP Gateway checkout whose Makefile creates the cluster (mode `kind`). */
+  checkout?: GatewayCheckout;
+  /** Kind cluster name the Makefile creates (its KIND_CLUSTER_NAME). */
+  kindClusterName: string;
+  /** Mode `existing`: kubeconfig contents or path, a secret. */
+  kubeconfig?: pulumi.Input<string>;
+  context?: string;
+  /** Stable identity: a re-read kubeconfig then updates the provider instead of replacing everything. */
+  clusterIdentifier: string;
+}
+
+/**
+ * The cluster the MCP Gateway runs on and the one Kubernetes provider every object uses.
+ *
+ * `kind`: `make local-env-setup` on create, `make local-env-teardown` on delete, and the
+ * kubeconfig read from Kind. `existing`: the kubeconfig the stack was given.
+ */
+export class KindCluster extends pulumi.ComponentResource {
+  /** Kubeconfig contents or path; always a secret. */
+  public readonly kubeconfig: pulumi.Output<string>;
+  public readonly provider: k8s.Provider;
+  /** The make step that created the cluster (mode `kind`), for steps that need it but no data of it. */
+  public readonly setup?: command.local.Command;
+
+  constructor(name: string, args: KindClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("mcp-gateway-stack:cluster:KindCluster", name, {}, opts);
+
+    if (args.mode === "kind") {
+      if (!args.checkout) throw new Error("KindCluster: mode 'kind' needs the MCP Gateway checkout");
+      const environment = { KIND_CLUSTER_NAME: args.kindClusterName };
+      this.setup = new command.local.Command(
+        `${name}-local-env`,
+        {
+          dir: args.checkout.dir,
+          create: "make local-env-setup",
+          delete: "make local-env-teardown",
+          environment,
+        },
+        { parent: this },
+      );
+      const readKubeconfig = new command.local.Command(
+        `${name}-kubeconfig`,
+        {
+          // The Makefile installs kind into the checkout's bin/.
+          dir: this.setup.dir.apply((d) => d ?? "."),
+          create: 'bin/kind get kubeconfig --name "$KIND_CLUSTER_NAME"',
+          environment,
+          // Never print the kubeconfig: it holds the cluster's admin client key.
+          logging: "stderr",
+        },
+        { parent: this, additionalSecretOutputs: ["stdout"] },
+      );
+      this.kubeconfig = pulumi.secret(readKubeconfig.stdout);
+    } else {
+      if (args.kubeconfig === undefined) throw new Error("KindCluster: mode 'existing' needs a kubeconfig");
+      this.kubeconfig = pulumi.secret(pulumi.output(args.kubeconfig));
+    }
+
+    this.provider = new k8s.Provider(
+      `${name}-provider`,
+      {
+        kubeconfig: this.kubeconfig,
+        context: args.context,
+        clusterIdentifier: args.clusterIdentifier,
+        // After `make local-env-teardown` the API server is gone: drop state instead of failing.
+        deleteUnreachable: true,
+        enableServerSideApply: true,
+      },
+      { parent: this },
+    );
+    this.registerOutputs({ kubeconfig: this.kubeconfig });
+  }
+}

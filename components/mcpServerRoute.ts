@@ -1,0 +1,145 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { GatewayListener } from "./gatewayListener";
+
+export interface McpServerRouteArgs {
+  /** The listener the route attaches to (its Gateway is the route's parent). */
+  listener: GatewayListener;
+  namespace: string;
+  routeName: string;
+  serviceName: string;
+  serverName: string;
+  /** Host name under which the cluster reaches the MCP server on the host. */
+  host: string;
+  port: number;
+  path: string;
+  toolPrefix: string;
+}
+
+type In<T> = pulumi.Input<T>;
+
+export function httpRouteSpec(a: {
+  gatewayName: In<string>;
+  gatewayNamespace: In<string>;
+  host: string;
+  path: string;
+  serviceName: In<string>;
+  port: number;
+}) {
+  return {
+    parentRefs: [
+      { group: "gateway.networking.k8s.io", kind: "Gateway", name: a.gatewayName, namespace: a.gatewayNamespace },
+    ],
+    hostnames: [a.host],
+    rules: [
+      {
+        matches: [{ path: { type: "PathPrefix", value: a.path } }],
+        backendRefs: [{ group: "", kind: "Service", name: a.serviceName, port: a.port }],
+      },
+    ],
+  };
+}
+
+export function externalServiceSpec(a: { host: string; port: number }) {
+  return {
+    type: "ExternalName",
+    externalName: a.host,
+    ports: [{ name: "http", port: a.port, targetPort: a.port, protocol: "TCP", appProtocol: "http" }],
+  };
+}
+
+/** Lets the mesh reach the host outside it; the port name is the guide's. */
+export function serviceEntrySpec(a: { host: In<string>; port: number }) {
+  return {
+    hosts: [a.host],
+    ports: [{ number: a.port, name: "https", protocol: "HTTP" }],
+    location: "MESH_EXTERNAL",
+    resolution: "DNS",
+  };
+}
+
+export function mcpServerSpec(a: { toolPrefix: string; routeName: In<string>; routeNamespace: In<string> }) {
+  return {
+    toolPrefix: a.toolPrefix,
+    targetRef: {
+      group: "gateway.networking.k8s.io",
+      kind: "HTTPRoute",
+      name: a.routeName,
+      namespace: a.routeNamespace,
+    },
+  };
+}
+
+/**
+ * Registers an MCP server that runs outside the cluster: HTTPRoute -> ExternalName Service
+ * -> ServiceEntry, and the MCPServer resource that points the gateway's broker at the route.
+ */
+export class McpServerRoute extends pulumi.ComponentResource {
+  public readonly route: k8s.apiextensions.CustomResource;
+  public readonly service: k8s.core.v1.Service;
+  public readonly serviceEntry: k8s.apiextensions.CustomResource;
+  public readonly mcpServer: k8s.apiextensions.CustomResource;
+  /** `<namespace>/<route>`: what the router sends as x-mcp-servername; the Keycloak client id. */
+  public readonly serverId: pulumi.Output<string>;
+  public readonly routeName: pulumi.Output<string>;
+  public readonly routeNamespace: pulumi.Output<string>;
+
+  constructor(name: string, args: McpServerRouteArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("mcp-gateway-stack:mcp:ServerRoute", name, {}, opts);
+
+    this.service = new k8s.core.v1.Service(
+      `${name}-external`,
+      {
+        metadata: { name: args.serviceName, namespace: args.namespace },
+        spec: externalServiceSpec(args),
+      },
+      { parent: this },
+    );
+
+    this.serviceEntry = new k8s.apiextensions.CustomResource(
+      `${name}-service-entry`,
+      {
+        apiVersion: "networking.istio.io/v1beta1",
+        kind: "ServiceEntry",
+        metadata: { name: args.routeName, namespace: args.namespace },
+        spec: serviceEntrySpec({ host: this.service.spec.externalName, port: args.port }),
+      },
+      { parent: this },
+    );
+
+    const gateway = args.listener.patch.metadata;
+    this.route = new k8s.apiextensions.CustomResource(
+      `${name}-route`,
+      {
+        apiVersion: "gateway.networking.k8s.io/v1",
+        kind: "HTTPRoute",
+        metadata: { name: args.routeName, namespace: args.namespace },
+        spec: httpRouteSpec({
+          gatewayName: gateway.name,
+          gatewayNamespace: gateway.namespace,
+          host: args.host,
+          path: args.path,
+          serviceName: this.service.metadata.name,
+          port: args.port,
+        }),
+      },
+      { parent: this },
+    );
+    this.routeName = this.route.metadata.name;
+    this.routeNamespace = this.route.metadata.namespace;
+    this.serverId = pulumi.interpolate`${this.routeNamespace}/${this.routeName}`;
+
+    this.mcpServer = new k8s.apiextensions.CustomResource(
+      `${name}-mcp-server`,
+      {
+        apiVersion: "mcp.kagenti.com/v1alpha1",
+        kind: "MCPServer",
+        metadata: { name: args.serverName, namespace: args.namespace },
+        spec: mcpServerSpec({ toolPrefix: args.toolPrefix, routeName: this.routeName, routeNamespace: this.routeNamespace }),
+      },
+      // toolPrefix is immutable once set (a CEL rule of the CRD): changing it must replace.
+      { parent: this, replaceOnChanges: ["spec.toolPrefix"] },
+    );
+    this.registerOutputs({ serverId: this.serverId });
+  }
+}

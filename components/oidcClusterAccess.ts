@@ -1,0 +1,37 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+
+export interface OidcClusterAccessArgs {
+  /** The API server's --oidc-issuer-url; it has no username prefix, so users are `<issuer>#<name>`. */
+  issuerUrl: string;
+  username: string;
+  clusterRole: string;
+}
+
+/** The Kubernetes user name the API server gives an OIDC token's `preferred_username`. */
+export function oidcUserName(issuerUrl: string, username: string): string {
+  return `${issuerUrl}#${username}`;
+}
+
+export function clusterRoleBindingName(username: string, clusterRole: string): string {
+  return `oidc-${username}-${clusterRole}`;
+}
+
+/** Lets the Keycloak user call the API server with the token the MCP server passes through. */
+export class OidcClusterAccess extends pulumi.ComponentResource {
+  public readonly binding: k8s.rbac.v1.ClusterRoleBinding;
+
+  constructor(name: string, args: OidcClusterAccessArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("mcp-gateway-stack:auth:OidcClusterAccess", name, {}, opts);
+    this.binding = new k8s.rbac.v1.ClusterRoleBinding(
+      `${name}-binding`,
+      {
+        metadata: { name: clusterRoleBindingName(args.username, args.clusterRole) },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: args.clusterRole },
+        subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: oidcUserName(args.issuerUrl, args.username) }],
+      },
+      { parent: this },
+    );
+    this.registerOutputs({});
+  }
+}

@@ -1,0 +1,109 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+
+export interface ToolAuthPolicyArgs {
+  /** Name of the AuthPolicy object. */
+  policyName: string;
+  /** The HTTPRoute the policy protects. */
+  routeName: pulumi.Input<string>;
+  namespace: pulumi.Input<string>;
+  /** Keycloak realm URL: the JWT issuer. */
+  issuerUrl: string;
+  /** Secret (in Authorino's namespace) with the gateway client's Basic credentials. */
+  tokenExchangeSecret: string;
+  /** Where an unauthenticated client finds the protected-resource metadata. */
+  resourceMetadataUrl: string;
+}
+
+const RULES_DIR = path.join(__dirname, "authPolicy");
+
+/** The Rego and CEL kept as data beside this file, read once. */
+export const authRules = {
+  rego: readRule("token.rego"),
+  exchangeWhen: readRule("exchange-when.cel"),
+  scopedAudience: readRule("scoped-audience.cel"),
+  toolAccess: readRule("tool-access.cel"),
+};
+
+function readRule(file: string): string {
+  return fs.readFileSync(path.join(RULES_DIR, file), "utf8").trimEnd();
+}
+
+const json = (value: object) => JSON.stringify(value, null, 2) + "\n";
+
+/** The AuthPolicy spec of the guide's use case 2 (without targetRef, which comes from the route). */
+export function authPolicyRules(a: Omit<ToolAuthPolicyArgs, "policyName" | "routeName" | "namespace">) {
+  return {
+    authentication: {
+      keycloak: { jwt: { issuerUrl: a.issuerUrl } },
+    },
+    metadata: {
+      "oauth-token-exchange": {
+        when: [{ predicate: authRules.exchangeWhen }],
+        http: {
+          url: `${a.issuerUrl}/protocol/openid-connect/token`,
+          method: "POST",
+          credentials: { authorizationHeader: { prefix: "Basic" } },
+          sharedSecretRef: { name: a.tokenExchangeSecret, key: "oauth-client-basic-auth" },
+          bodyParameters: {
+            grant_type: { value: "urn:ietf:params:oauth:grant-type:token-exchange" },
+            subject_token: { expression: "request.headers['authorization'].split('Bearer ')[1]" },
+            subject_token_type: { value: "urn:ietf:params:oauth:token-type:access_token" },
+            audience: { expression: "request.headers['x-mcp-servername']" },
+            scope: { value: "openid profile groups" },
+          },
+        },
+      },
+    },
+    authorization: {
+      token: { opa: { rego: authRules.rego + "\n", allValues: true }, priority: 0 },
+      "scoped-audience-check": { patternMatching: { patterns: [{ predicate: authRules.scopedAudience }] }, priority: 1 },
+      "tool-access-check": { patternMatching: { patterns: [{ predicate: authRules.toolAccess }] }, priority: 1 },
+    },
+    response: {
+      success: {
+        headers: { authorization: { plain: { expression: '"Bearer " + auth.authorization.token.jwt' } } },
+      },
+      unauthenticated: {
+        code: 401,
+        headers: { "WWW-Authenticate": { value: `Bearer resource_metadata=${a.resourceMetadataUrl}` } },
+        body: { value: json({ error: "Forbidden", message: "MCP Tool Access denied. Unauthenticated." }) },
+      },
+      unauthorized: {
+        code: 403,
+        body: {
+          value: json({ error: "Forbidden", message: "MCP Tool Access denied. Insufficient permissions for this tool." }),
+        },
+      },
+    },
+  };
+}
+
+/**
+ * Kuadrant AuthPolicy on the MCP server's route: validates the caller's Keycloak token,
+ * exchanges it for one scoped to this server, and lets a tool call through only when the
+ * scoped token carries the tool's client role.
+ */
+export class ToolAuthPolicy extends pulumi.ComponentResource {
+  public readonly policy: k8s.apiextensions.CustomResource;
+
+  constructor(name: string, args: ToolAuthPolicyArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("mcp-gateway-stack:auth:ToolAuthPolicy", name, {}, opts);
+    this.policy = new k8s.apiextensions.CustomResource(
+      `${name}-policy`,
+      {
+        apiVersion: "kuadrant.io/v1",
+        kind: "AuthPolicy",
+        metadata: { name: args.policyName, namespace: args.namespace },
+        spec: {
+          targetRef: { group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: args.routeName },
+          rules: authPolicyRules(args),
+        },
+      },
+      { parent: this },
+    );
+    this.registerOutputs({});
+  }
+}

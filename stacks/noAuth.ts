@@ -1,0 +1,87 @@
+import * as pulumi from "@pulumi/pulumi";
+import { GatewayCheckout } from "../components/gatewayCheckout";
+import { GatewayListener } from "../components/gatewayListener";
+import { KindCluster } from "../components/kindCluster";
+import { LocalMcpServer, resolveMcpServerBinary } from "../components/localMcpServer";
+import { McpServerRoute } from "../components/mcpServerRoute";
+import type { StackConfig } from "./config";
+
+/** Use case 1 (no auth): cluster, MCP server process, listener, route, service, entry, MCPServer. */
+export interface NoAuthStack {
+  checkout?: GatewayCheckout;
+  cluster: KindCluster;
+  server?: LocalMcpServer;
+  listener: GatewayListener;
+  registration: McpServerRoute;
+}
+
+/** The MCP Gateway checkout: needed for `kind` (cluster) and for `oidc` (token-exchange example). */
+export function needsCheckout(cfg: StackConfig): boolean {
+  return cfg.cluster.mode === "kind" || cfg.useCase === "oidc";
+}
+
+export function buildNoAuth(cfg: StackConfig, projectDir: string = process.cwd()): NoAuthStack {
+  const checkout = needsCheckout(cfg) ? new GatewayCheckout("mcp-gateway-checkout", cfg.cluster.kind) : undefined;
+
+  const cluster = new KindCluster("cluster", {
+    mode: cfg.cluster.mode,
+    checkout,
+    kindClusterName: cfg.cluster.kind.name,
+    kubeconfig: cfg.cluster.kubeconfig,
+    context: cfg.cluster.context,
+    clusterIdentifier: cfg.cluster.clusterIdentifier,
+  });
+  const onCluster: pulumi.ComponentResourceOptions = { providers: [cluster.provider] };
+
+  const m = cfg.mcpServer;
+  const server = m.manage
+    ? new LocalMcpServer("kubernetes-mcp-server", {
+        port: m.port,
+        toolsets: m.toolsets,
+        kubeconfig: cluster.kubeconfig,
+        binary: resolveMcpServerBinary(projectDir),
+      })
+    : undefined;
+
+  const listener = new GatewayListener(
+    m.routeName,
+    {
+      gatewayName: cfg.gateway.name,
+      gatewayNamespace: cfg.gateway.namespace,
+      listenerName: cfg.gateway.listenerName,
+      hostname: m.host,
+      port: cfg.gateway.listenerPort,
+    },
+    onCluster,
+  );
+
+  const registration = new McpServerRoute(
+    m.routeName,
+    {
+      listener,
+      namespace: m.namespace,
+      routeName: m.routeName,
+      serviceName: m.serviceName,
+      serverName: m.serverName,
+      host: m.host,
+      port: m.port,
+      path: m.path,
+      toolPrefix: m.toolPrefix,
+    },
+    // The broker checks the server when it registers it: let the process answer first.
+    { ...onCluster, dependsOn: server ? [server] : [] },
+  );
+
+  return { checkout, cluster, server, listener, registration };
+}
+
+/** Where a client reaches the MCP Gateway from the user's machine. */
+export function gatewayMcpUrl(cfg: StackConfig): string {
+  return `http://${cfg.gateway.publicHost}:${cfg.gateway.publicPort}${cfg.mcpServer.path}`;
+}
+
+/** The gateway Makefile's `inspect-gateway` recipe, aimed at this stack's gateway URL. */
+export function inspectorCommand(mcpUrl: string): string {
+  const ui = `http://localhost:6274/?transport=streamable-http&serverUrl=${mcpUrl}`;
+  return `MCP_AUTO_OPEN_ENABLED=false DANGEROUSLY_OMIT_AUTH=true npx @modelcontextprotocol/inspector@latest & sleep 2; xdg-open '${ui}' || open '${ui}'`;
+}

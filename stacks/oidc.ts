@@ -1,0 +1,103 @@
+import * as command from "@pulumi/command";
+import * as keycloak from "@pulumi/keycloak";
+import { KeycloakToolAccess } from "../components/keycloakToolAccess";
+import { OidcClusterAccess } from "../components/oidcClusterAccess";
+import { ToolAuthPolicy } from "../components/toolAuthPolicy";
+import type { KeycloakConfig, OidcConfig, StackConfig } from "./config";
+import { buildNoAuth, type NoAuthStack } from "./noAuth";
+
+/** Use case 2 (OIDC): use case 1 plus Keycloak access, the AuthPolicy and the ClusterRoleBinding. */
+export interface OidcStack extends NoAuthStack {
+  tokenExchangeSetup: command.local.Command;
+  keycloakProvider: keycloak.Provider;
+  access: KeycloakToolAccess;
+  authPolicy: ToolAuthPolicy;
+  clusterAccess: OidcClusterAccess;
+}
+
+export function issuerUrl(kc: KeycloakConfig): string {
+  return `${kc.url}/realms/${kc.realm}`;
+}
+
+// The make target runs kubectl: give it the stack's cluster, from a private temp file when the
+// kubeconfig is contents rather than a path.
+export const tokenExchangeSetupScript = `set -eu
+if [ -f "$STACK_KUBECONFIG" ]; then
+  export KUBECONFIG="$STACK_KUBECONFIG"
+else
+  KUBECONFIG="$(mktemp)"; export KUBECONFIG
+  trap 'rm -f "$KUBECONFIG"' EXIT
+  printf '%s\\n' "$STACK_KUBECONFIG" > "$KUBECONFIG"
+fi
+make oauth-token-exchange-example-setup >&2
+`;
+
+export function buildOidc(cfg: StackConfig, projectDir?: string): OidcStack {
+  const kc = cfg.keycloak;
+  const oidc: OidcConfig | undefined = cfg.oidc;
+  if (!kc || !oidc) throw new Error("buildOidc: the config has no keycloak/oidc section (useCase is not 'oidc')");
+  const base = buildNoAuth(cfg, projectDir);
+  const { checkout, cluster, registration } = base;
+  if (!checkout) throw new Error("buildOidc: the token-exchange example needs the MCP Gateway checkout");
+
+  // Sets OAuth env on the broker and creates the `token-exchange` Secret the AuthPolicy reads.
+  const tokenExchangeSetup = new command.local.Command(
+    "oauth-token-exchange-setup",
+    {
+      dir: checkout.dir,
+      create: tokenExchangeSetupScript,
+      environment: { STACK_KUBECONFIG: cluster.kubeconfig },
+      logging: "stderr",
+    },
+    { dependsOn: cluster.setup ? [cluster.setup] : [] },
+  );
+
+  const keycloakProvider = new keycloak.Provider("keycloak", {
+    url: kc.url,
+    clientId: "admin-cli",
+    realm: "master",
+    username: kc.adminUser,
+    password: kc.adminPassword,
+    tlsInsecureSkipVerify: kc.tlsInsecureSkipVerify,
+    rootCaCertificate: kc.rootCaCertificate,
+    // Log in on first use, not at configure time: a preview needs no reachable Keycloak.
+    initialLogin: false,
+  });
+
+  const access = new KeycloakToolAccess(
+    "kubernetes-mcp-access",
+    {
+      realm: kc.realm,
+      clientId: registration.serverId,
+      tools: cfg.mcpServer.tools,
+      group: kc.group,
+      username: kc.username,
+      existingObjects: kc.existingObjects,
+    },
+    // Keycloak runs in the cluster and its realm is configured by the setup step.
+    { providers: [keycloakProvider], dependsOn: [tokenExchangeSetup] },
+  );
+
+  const onCluster = { providers: [cluster.provider] };
+  const authPolicy = new ToolAuthPolicy(
+    "kubernetes-mcp-auth",
+    {
+      policyName: `${cfg.mcpServer.routeName}-auth-policy`,
+      routeName: registration.routeName,
+      namespace: registration.routeNamespace,
+      issuerUrl: issuerUrl(kc),
+      tokenExchangeSecret: oidc.tokenExchangeSecret,
+      resourceMetadataUrl: `http://${cfg.gateway.publicHost}:${cfg.gateway.publicPort}/.well-known/oauth-protected-resource${cfg.mcpServer.path}`,
+    },
+    // The policy reads the `token-exchange` Secret that the setup step creates.
+    { ...onCluster, dependsOn: [tokenExchangeSetup] },
+  );
+
+  const clusterAccess = new OidcClusterAccess(
+    "oidc-user",
+    { issuerUrl: issuerUrl(kc), username: kc.username, clusterRole: oidc.clusterRole },
+    onCluster,
+  );
+
+  return { ...base, tokenExchangeSetup, keycloakProvider, access, authPolicy, clusterAccess };
+}
