@@ -42,8 +42,9 @@ export class KeycloakToolAccess extends pulumi.ComponentResource {
 
   constructor(name: string, args: KeycloakToolAccessArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mcp-gateway-stack:keycloak:ToolAccess", name, {}, opts);
-    const child = { parent: this };
-    const invoke = { parent: this };
+    // Children carry the component's dependsOn so destroy order holds too (Keycloak lives in the cluster).
+    const child = { parent: this, dependsOn: opts?.dependsOn };
+    const invoke = { parent: this, dependsOn: opts?.dependsOn };
     const realmId = args.realm;
 
     if (args.existingObjects === "create") {

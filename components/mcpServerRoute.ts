@@ -138,7 +138,8 @@ export class McpServerRoute extends pulumi.ComponentResource {
         spec: mcpServerSpec({ toolPrefix: args.toolPrefix, routeName: this.routeName, routeNamespace: this.routeNamespace }),
       },
       // toolPrefix is immutable once set (a CEL rule of the CRD): changing it must replace.
-      { parent: this, replaceOnChanges: ["spec.toolPrefix"] },
+      // The component's dependsOn (the server process) is carried here, where it matters.
+      { parent: this, replaceOnChanges: ["spec.toolPrefix"], dependsOn: opts?.dependsOn },
     );
     this.registerOutputs({ serverId: this.serverId });
   }

@@ -102,7 +102,8 @@ export class ToolAuthPolicy extends pulumi.ComponentResource {
           rules: authPolicyRules(args),
         },
       },
-      { parent: this },
+      // Carries the component's dependsOn: the engine records an edge only on the child itself.
+      { parent: this, dependsOn: opts?.dependsOn },
     );
     this.registerOutputs({});
   }

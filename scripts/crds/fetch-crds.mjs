@@ -18,7 +18,16 @@
 
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, posix, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -97,7 +106,10 @@ function goEnv(name) {
 // -> { content, origin } or { error }
 function viaGoModule(pin) {
   if (!goAvailable()) {
-    return { error: "the go command is not on PATH (install Go >= 1.21; the script runs `go mod download -json <module>@<version>`)" };
+    return {
+      error:
+        "the go command is not on PATH (install Go >= 1.21; the script runs `go mod download -json <module>@<version>`)",
+    };
   }
   const tmp = mkdtempSync(join(tmpdir(), "fetch-crds-"));
   try {
@@ -126,7 +138,12 @@ function viaGoModule(pin) {
     if (!existsSync(file)) return { error: `${pin.module}@${pin.version} has no file ${pin.path}` };
     return {
       content: readFileSync(file),
-      origin: { via: "go-module", goproxy: goEnv("GOPROXY"), moduleSum: info.Sum, moduleOriginHash: originHash || null },
+      origin: {
+        via: "go-module",
+        goproxy: goEnv("GOPROXY"),
+        moduleSum: info.Sum,
+        moduleOriginHash: originHash || null,
+      },
     };
   } finally {
     rmSync(tmp, { recursive: true, force: true });
@@ -140,7 +157,8 @@ function viaGit(pin) {
   const git = (args, enc = "utf8") => spawnSync("git", ["-C", dir, ...args], { encoding: enc, maxBuffer: 64 << 20 });
   const has = git(["cat-file", "-e", `${pin.commit}^{commit}`]);
   if (has.error) return { error: `${envName}=${dir}: git is not on PATH` };
-  if (has.status !== 0) return { error: `${envName}=${dir} is not a git clone holding commit ${pin.commit} (git fetch it)` };
+  if (has.status !== 0)
+    return { error: `${envName}=${dir} is not a git clone holding commit ${pin.commit} (git fetch it)` };
   const show = git(["show", `${pin.commit}:${pin.path}`], "buffer");
   if (show.status !== 0) return { error: `${envName}=${dir}: commit ${pin.commit} has no ${pin.path}` };
   return { content: show.stdout, origin: { via: "git", gitDir: resolve(dir), repository: pin.git.url } };
@@ -205,7 +223,9 @@ for (const pin of stale) {
   }
   const sum = sha256(got.content);
   if (!pin.sha256) {
-    problems.push(`${pin.name}: pins.json has no sha256; the file from ${id} has sha256 ${sum}: review it and record that`);
+    problems.push(
+      `${pin.name}: pins.json has no sha256; the file from ${id} has sha256 ${sum}: review it and record that`,
+    );
     continue;
   }
   if (sum !== pin.sha256) {

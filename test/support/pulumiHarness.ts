@@ -1,0 +1,171 @@
+/**
+ * Runs the stack's program under Pulumi mocks and records what reaches the resource monitor:
+ * type, name, parent, dependencies, provider and inputs as the engine would see them
+ * (secrets still wrapped), for every resource.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as path from "node:path";
+import { parseStackConfig, PROJECT, type StackConfig } from "../../stacks/config";
+import { buildStack, type StackOutputs } from "../../stacks/stack";
+
+// Internal but stable since 3.x: resolves once every queued RPC (registration) has finished.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
+
+export const REPO_ROOT = path.resolve(__dirname, "../..");
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
+
+export const FAKE_KUBECONFIG =
+  "apiVersion: v1\nkind: Config\nusers:\n- name: kind\n  user:\n    client-key-data: S0VZLURBVEEtRlJPTS1LSU5E\n";
+export const FAKE_CHECKOUT = "/home/user/mcp-gateway";
+export const FAKE_PID = "4242";
+
+export interface Registered {
+  type: string;
+  name: string;
+  urn: string;
+  /** Parent URN ('' for the stack's root). */
+  parent: string;
+  dependencies: string[];
+  /** Provider reference `<provider urn>::<id>` ('' for the default provider). */
+  provider: string;
+  /** For each input property, the URNs its value came from (Output data links). */
+  propertyDependencies: Record<string, string[]>;
+  /** Inputs with secrets unwrapped. */
+  inputs: Record<string, any>;
+  /** Inputs as sent, secrets still wrapped in the engine's secret envelope. */
+  wire: unknown;
+}
+
+export interface Invoked {
+  token: string;
+  inputs: Record<string, any>;
+}
+
+export interface StackRun {
+  config: StackConfig;
+  resources: Registered[];
+  invokes: Invoked[];
+  outputs: StackOutputs;
+  byName(name: string): Registered;
+  ofType(type: string): Registered[];
+}
+
+/** Fake outputs of the local commands, by command name, as a real run would print them. */
+function commandStdout(name: string): string {
+  if (name.endsWith("-git")) return `${FAKE_CHECKOUT}\n`;
+  if (name.endsWith("-kubeconfig")) return FAKE_KUBECONFIG;
+  if (name.endsWith("-process")) return `${FAKE_PID}\n`;
+  return "";
+}
+
+/** Fake results of Keycloak lookups (reference mode): the objects a realm import created. */
+function invokeResult(token: string, inputs: Record<string, any>): Record<string, unknown> {
+  switch (token) {
+    case "keycloak:openid/getClient:getClient":
+      return { ...inputs, id: "existing-client-uuid" };
+    case "keycloak:index/getRole:getRole":
+      return { ...inputs, id: `existing-role-${inputs.name}` };
+    case "keycloak:index/getGroup:getGroup":
+      return { ...inputs, id: "existing-group-id" };
+    case "keycloak:index/getUser:getUser":
+      return { ...inputs, id: "existing-user-id" };
+    default:
+      throw new Error(`unexpected invoke ${token}`);
+  }
+}
+
+export async function runStack(values: Record<string, unknown>, opts: { preview?: boolean } = {}): Promise<StackRun> {
+  const resources: Registered[] = [];
+  const invokes: Invoked[] = [];
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        const state: Record<string, unknown> = { ...args.inputs };
+        if (args.type === "command:local:Command") state.stdout = commandStdout(args.name);
+        if (args.type === "keycloak:openid/client:Client") state.id = `${args.name}-uuid`;
+        return { id: `${args.name}-id`, state };
+      },
+      call(args) {
+        invokes.push({ token: args.token, inputs: args.inputs });
+        return invokeResult(args.token, args.inputs);
+      },
+    },
+    PROJECT,
+    "dev",
+    opts.preview ?? false,
+  );
+
+  const monitor = pulumi.runtime.getMonitor() as any;
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req: any, callback: any) => {
+    const propertyDependencies: Record<string, string[]> = {};
+    req.getPropertydependenciesMap().forEach((deps: any, key: string) => {
+      propertyDependencies[key] = deps.getUrnsList();
+    });
+    const wire = req.getObject()?.toJavaScript() ?? {};
+    register(req, (err: unknown, resp: any) => {
+      if (!err) {
+        resources.push({
+          type: req.getType(),
+          name: req.getName(),
+          urn: resp.getUrn(),
+          parent: req.getParent(),
+          dependencies: req.getDependenciesList(),
+          provider: req.getProvider(),
+          propertyDependencies,
+          inputs: unwrapSecrets(wire),
+          wire,
+        });
+      }
+      callback(err, resp);
+    });
+  };
+
+  const config = parseStackConfig({ values });
+  const { outputs } = buildStack(config, REPO_ROOT);
+  await settings.waitForRPCs();
+  const byName = (name: string) => {
+    const found = resources.find((r) => r.name === name);
+    if (!found) throw new Error(`no resource named ${name}; have: ${resources.map((r) => r.name).join(", ")}`);
+    return found;
+  };
+  return { config, resources, invokes, outputs, byName, ofType: (t) => resources.filter((r) => r.type === t) };
+}
+
+export function isSecretEnvelope(v: unknown): v is { value: unknown } {
+  return typeof v === "object" && v !== null && (v as any)[SECRET_SIG] === SECRET_VALUE;
+}
+
+export function unwrapSecrets(v: any): any {
+  if (isSecretEnvelope(v)) return unwrapSecrets(v.value);
+  if (Array.isArray(v)) return v.map(unwrapSecrets);
+  if (typeof v === "object" && v !== null)
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrapSecrets(x)]));
+  return v;
+}
+
+/** Paths where `needle` appears in `wire` outside a secret envelope. */
+export function plaintextPaths(wire: unknown, needle: string, at = "$"): string[] {
+  if (isSecretEnvelope(wire)) return [];
+  if (typeof wire === "string") return wire.includes(needle) ? [at] : [];
+  if (Array.isArray(wire)) return wire.flatMap((x, i) => plaintextPaths(x, needle, `${at}[${i}]`));
+  if (typeof wire === "object" && wire !== null) {
+    return Object.entries(wire).flatMap(([k, x]) => plaintextPaths(x, needle, `${at}.${k}`));
+  }
+  return [];
+}
+
+/** The provider URN a resource was registered with. */
+export function providerUrn(r: Registered): string {
+  return r.provider.split("::").slice(0, -1).join("::");
+}
+
+/** Values for an `oidc` run: only the use case and the admin password, as the issue asks. */
+export const OIDC_PASSWORD = "s3cr3t-admin-password";
+export const oidcValues = (extra: Record<string, unknown> = {}) => ({
+  useCase: "oidc",
+  keycloak: { adminPassword: OIDC_PASSWORD },
+  ...extra,
+});
