@@ -58,7 +58,7 @@ export function authPolicyRules(a: Omit<ToolAuthPolicyArgs, "policyName" | "rout
       },
     },
     authorization: {
-      token: { opa: { rego: authRules.rego + "\n", allValues: true }, priority: 0 },
+      token: { opa: { rego: authRules.rego, allValues: true }, priority: 0 },
       "scoped-audience-check": { patternMatching: { patterns: [{ predicate: authRules.scopedAudience }] }, priority: 1 },
       "tool-access-check": { patternMatching: { patterns: [{ predicate: authRules.toolAccess }] }, priority: 1 },
     },

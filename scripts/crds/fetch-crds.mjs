@@ -6,8 +6,9 @@
 // Source of each CRD, in order:
 //   1. its Go module at the pinned version, fetched by the go command (`go mod download -json`),
 //      so the Go module proxy and the checksum database vouch for the content;
-//   2. only when the go command cannot get it, and the pin has a "git" entry whose environment
-//      variable names a local clone: `git show <commit>:<path>` in that clone.
+//   2. only when the go command cannot get it, and the pin has a "git" entry: a local clone named
+//      by its environment variable (gitDirEnv), else the repo-relative defaultDir if it exists
+//      (.mcp-gateway/ is where the stack clones the MCP Gateway): `git show <commit>:<path>`.
 // Either way the file must have the pinned sha256.
 //
 // Warm runs only hash the cached files: the go command is not started when they match the pins.
@@ -151,8 +152,11 @@ function viaGoModule(pin) {
 }
 
 function viaGit(pin) {
-  const envName = pin.git && pin.git.gitDirEnv;
-  const dir = envName && process.env[envName];
+  if (!pin.git) return null;
+  const envName = pin.git.gitDirEnv;
+  // The variable, else the clone the stack itself makes (pins.json "defaultDir", repo-relative).
+  const fallback = pin.git.defaultDir && resolve(root, pin.git.defaultDir);
+  const dir = (envName && process.env[envName]) || (fallback && existsSync(fallback) ? fallback : "");
   if (!dir) return null;
   const git = (args, enc = "utf8") => spawnSync("git", ["-C", dir, ...args], { encoding: enc, maxBuffer: 64 << 20 });
   const has = git(["cat-file", "-e", `${pin.commit}^{commit}`]);
@@ -193,18 +197,23 @@ for (const pin of stale) {
   if (!got) {
     fromGit = viaGit(pin);
     if (fromGit && fromGit.content) {
-      log(`  the go command could not get it (${fromGo.error.split("\n")[0]}); taking it from ${pin.git.gitDirEnv}`);
+      log(
+        `  the go command could not get it (${fromGo.error.split("\n")[0]}); taking it from ${rel(fromGit.origin.gitDir)}`,
+      );
       got = fromGit;
     }
   }
   if (!got) {
-    const todo = [
-      `check that the Go module proxy serves it: go list -m -versions ${pin.module}   (GOPROXY=${goAvailable() ? goEnv("GOPROXY") : "?"})`,
-      `or move the pin in scripts/crds/pins.json to a version that is served (module, version, commit and sha256 together)`,
-    ];
+    const todo = goAvailable()
+      ? [
+          `check which versions the Go module proxy serves: go list -m -versions ${pin.module}   (GOPROXY=${goEnv("GOPROXY")})`,
+          `or move the pin in scripts/crds/pins.json to a version that is served (module, version, commit and sha256 together)`,
+        ]
+      : [`install Go (https://go.dev/doc/install) or put its bin directory on PATH`];
     if (pin.git) {
       todo.push(
-        `or set ${pin.git.gitDirEnv} to a clone of ${pin.git.url} that has commit ${pin.commit.slice(0, 12)} and run again`,
+        `or set ${pin.git.gitDirEnv} to a clone of ${pin.git.url} that has commit ${pin.commit.slice(0, 12)} and run again` +
+          (pin.git.defaultDir ? ` (without it the script looks for the clone ${pin.git.defaultDir}/)` : ""),
       );
     }
     problems.push(

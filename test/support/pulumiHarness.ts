@@ -84,7 +84,6 @@ export async function runStack(values: Record<string, unknown>, opts: { preview?
       newResource(args) {
         const state: Record<string, unknown> = { ...args.inputs };
         if (args.type === "command:local:Command") state.stdout = commandStdout(args.name);
-        if (args.type === "keycloak:openid/client:Client") state.id = `${args.name}-uuid`;
         return { id: `${args.name}-id`, state };
       },
       call(args) {

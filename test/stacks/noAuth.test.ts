@@ -1,0 +1,175 @@
+import { describe, expect, it } from "vitest";
+import { FAKE_CHECKOUT, FAKE_KUBECONFIG, providerUrn, runStack, type StackRun } from "../support/pulumiHarness";
+import { guideManifests } from "../support/guide";
+
+const K8S_PROVIDER = "pulumi:providers:kubernetes";
+
+/** `type name` for every resource, sorted: the plan as a reviewer reads it. */
+export const planOf = (run: StackRun) => run.resources.map((r) => `${r.type} ${r.name}`).sort();
+
+describe("use case 1 (no-auth) with the defaults", async () => {
+  const run = await runStack({});
+  const urn = (name: string) => run.byName(name).urn;
+
+  it("declares exactly the cluster, the MCP server process, the listener and the registration", () => {
+    expect(planOf(run)).toEqual(
+      [
+        "command:local:Command cluster-kubeconfig",
+        "command:local:Command cluster-local-env",
+        "command:local:Command kubernetes-mcp-server-process",
+        "command:local:Command mcp-gateway-checkout-git",
+        "kubernetes:core/v1:Service kubernetes-mcp-external",
+        "kubernetes:gateway.networking.k8s.io/v1:GatewayPatch kubernetes-mcp-patch",
+        "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute kubernetes-mcp-route",
+        "kubernetes:mcp.kagenti.com/v1alpha1:MCPServer kubernetes-mcp-mcp-server",
+        "kubernetes:networking.istio.io/v1beta1:ServiceEntry kubernetes-mcp-service-entry",
+        "mcp-gateway-stack:cluster:KindCluster cluster",
+        "mcp-gateway-stack:gateway:Checkout mcp-gateway-checkout",
+        "mcp-gateway-stack:gateway:Listener kubernetes-mcp",
+        "mcp-gateway-stack:mcp:LocalMcpServer kubernetes-mcp-server",
+        "mcp-gateway-stack:mcp:ServerRoute kubernetes-mcp",
+        `${K8S_PROVIDER} cluster-provider`,
+      ].sort(),
+    );
+  });
+
+  it("declares no OIDC resource", () => {
+    const oidcTypes = run.resources.filter(
+      (r) => r.type.startsWith("keycloak:") || r.type.includes("AuthPolicy") || r.type.includes("ClusterRoleBinding"),
+    );
+    expect(oidcTypes).toEqual([]);
+    expect(run.resources.map((r) => r.name)).not.toContain("oauth-token-exchange-setup");
+    expect(run.outputs.keycloakClientId).toBeUndefined();
+  });
+
+  it("clones the pinned gateway commit and runs the make targets of the guide in that checkout", () => {
+    const git = run.byName("mcp-gateway-checkout-git").inputs;
+    expect(git.environment).toMatchObject({
+      GATEWAY_REPO: "https://github.com/kagenti/mcp-gateway.git",
+      GATEWAY_REF: "fd2e9da7f320dba406fb420bffc89bd3062487e3",
+    });
+    const env = run.byName("cluster-local-env");
+    expect(env.inputs).toMatchObject({ create: "make local-env-setup", delete: "make local-env-teardown", dir: FAKE_CHECKOUT });
+    expect(env.propertyDependencies.dir).toEqual([urn("mcp-gateway-checkout-git")]);
+    const kubeconfig = run.byName("cluster-kubeconfig");
+    expect(kubeconfig.inputs.create).toBe('bin/kind get kubeconfig --name "$KIND_CLUSTER_NAME"');
+    expect(kubeconfig.inputs.environment).toEqual({ KIND_CLUSTER_NAME: "mcp-gateway" });
+    expect(kubeconfig.propertyDependencies.dir).toEqual([urn("cluster-local-env")]);
+  });
+
+  it("makes one Kubernetes provider from the Kind kubeconfig that survives a re-read and a deleted cluster", () => {
+    const providers = run.ofType(K8S_PROVIDER);
+    expect(providers).toHaveLength(1);
+    const p = providers[0];
+    expect(p.inputs).toMatchObject({ kubeconfig: FAKE_KUBECONFIG, clusterIdentifier: "kind-mcp-gateway", deleteUnreachable: "true" });
+    expect(p.propertyDependencies.kubeconfig).toEqual([urn("cluster-kubeconfig")]);
+  });
+
+  it("puts every Kubernetes object on that provider, never the default one", () => {
+    const k8sObjects = run.resources.filter((r) => r.type.startsWith("kubernetes:"));
+    expect(k8sObjects).toHaveLength(5);
+    for (const r of k8sObjects) expect(providerUrn(r), r.name).toBe(urn("cluster-provider"));
+  });
+
+  it("starts kubernetes-mcp-server from the npm package on port 9999 with the guide's toolsets and the cluster's kubeconfig", () => {
+    const server = run.byName("kubernetes-mcp-server-process");
+    expect(server.inputs.environment).toMatchObject({
+      MCP_PORT: "9999",
+      MCP_TOOLSETS: "core,config,helm",
+      MCP_BINARY: "node_modules/kubernetes-mcp-server-linux-amd64/bin/kubernetes-mcp-server-linux-amd64",
+      MCP_KUBECONFIG: FAKE_KUBECONFIG,
+    });
+    expect(server.propertyDependencies.environment).toEqual([urn("cluster-kubeconfig")]);
+    expect(server.inputs.delete).toContain("kill");
+  });
+
+  it("patches only the guide's listener onto the gateway-system/mcp-gateway Gateway with its own field manager", () => {
+    const patch = run.byName("kubernetes-mcp-patch").inputs;
+    const guide = guideManifests.Gateway;
+    expect(patch.metadata).toEqual({
+      ...guide.metadata,
+      annotations: { "pulumi.com/patchFieldManager": "mcp-gateway-stack-kubernetes-mcp" },
+    });
+    expect(patch.spec).toEqual(guide.spec);
+    expect(patch.metadata.annotations).not.toHaveProperty("pulumi.com/patchForce");
+  });
+
+  it("declares the HTTPRoute, Service and ServiceEntry with the guide's fields in mcp-test", () => {
+    for (const [name, kind] of [
+      ["kubernetes-mcp-route", "HTTPRoute"],
+      ["kubernetes-mcp-external", "Service"],
+      ["kubernetes-mcp-service-entry", "ServiceEntry"],
+    ]) {
+      const declared = run.byName(name).inputs;
+      const guide = guideManifests[kind];
+      expect(declared.apiVersion, name).toBe(guide.apiVersion);
+      expect(declared.metadata, name).toEqual({ name: guide.metadata.name, namespace: "mcp-test" });
+      expect(declared.spec, name).toEqual(guide.spec);
+    }
+  });
+
+  it("declares the MCPServer with the guide's toolPrefix and a targetRef derived from the route", () => {
+    const server = run.byName("kubernetes-mcp-mcp-server");
+    const guide = guideManifests.MCPServer;
+    expect(server.inputs.apiVersion).toBe(guide.apiVersion);
+    expect(server.inputs.metadata).toEqual({ name: guide.metadata.name, namespace: "mcp-test" });
+    expect(server.inputs.spec).toEqual({ ...guide.spec, targetRef: { ...guide.spec.targetRef, namespace: "mcp-test" } });
+    expect(server.propertyDependencies.spec).toEqual([urn("kubernetes-mcp-route")]);
+  });
+
+  it("links the registration by data: route -> service and gateway, entry -> service, MCPServer after the server answers", () => {
+    expect(run.byName("kubernetes-mcp-route").propertyDependencies.spec.sort()).toEqual(
+      [urn("kubernetes-mcp-external"), urn("kubernetes-mcp-patch")].sort(),
+    );
+    expect(run.byName("kubernetes-mcp-service-entry").propertyDependencies.spec).toEqual([urn("kubernetes-mcp-external")]);
+    expect(run.byName("kubernetes-mcp-mcp-server").dependencies).toContain(urn("kubernetes-mcp-server-process"));
+  });
+
+  it("groups each resource under its component", () => {
+    const parentOf = (name: string) => run.byName(name).parent;
+    expect(parentOf("mcp-gateway-checkout-git")).toBe(urn("mcp-gateway-checkout"));
+    expect(parentOf("cluster-local-env")).toBe(urn("cluster"));
+    expect(parentOf("cluster-provider")).toBe(urn("cluster"));
+    expect(parentOf("kubernetes-mcp-server-process")).toBe(urn("kubernetes-mcp-server"));
+    expect(parentOf("kubernetes-mcp-patch")).toBe(run.ofType("mcp-gateway-stack:gateway:Listener")[0].urn);
+    for (const child of ["kubernetes-mcp-route", "kubernetes-mcp-external", "kubernetes-mcp-service-entry", "kubernetes-mcp-mcp-server"]) {
+      expect(parentOf(child)).toBe(run.ofType("mcp-gateway-stack:mcp:ServerRoute")[0].urn);
+    }
+  });
+
+  it("exports the gateway URL on host port 8001, the prefix, the prefixed tools and the Inspector command", () => {
+    expect(run.outputs.mcpGatewayUrl).toBe("http://mcp.127-0-0-1.sslip.io:8001/mcp");
+    expect(run.outputs.toolPrefix).toBe("kube_");
+    expect(run.outputs.toolNames).toHaveLength(22);
+    expect(run.outputs.toolNames).toContain("kube_namespaces_list");
+    expect(run.outputs.inspectorCommand).toContain("serverUrl=http://mcp.127-0-0-1.sslip.io:8001/mcp");
+  });
+});
+
+describe("use case 1 variants", () => {
+  it("registers a server the user runs, without starting one, when mcpServer.manage is false", async () => {
+    const run = await runStack({ mcpServer: { manage: false } });
+    expect(run.resources.map((r) => r.name)).not.toContain("kubernetes-mcp-server-process");
+    expect(run.byName("kubernetes-mcp-mcp-server").dependencies).toEqual([run.byName("kubernetes-mcp-route").urn]);
+  });
+
+  it("uses an existing cluster's kubeconfig and context, with no checkout and no make step", async () => {
+    const run = await runStack({ cluster: { mode: "existing", kubeconfig: "/home/user/.kube/config", context: "prod" } });
+    const names = run.resources.map((r) => r.name);
+    expect(names).not.toContain("cluster-local-env");
+    expect(names).not.toContain("mcp-gateway-checkout-git");
+    expect(run.byName("cluster-provider").inputs).toMatchObject({
+      kubeconfig: "/home/user/.kube/config",
+      context: "prod",
+      clusterIdentifier: "prod",
+    });
+  });
+
+  it("follows a changed port into the process, the Service, the ServiceEntry and the route", async () => {
+    const run = await runStack({ mcpServer: { port: 9777 } });
+    expect(run.byName("kubernetes-mcp-server-process").inputs.environment.MCP_PORT).toBe("9777");
+    expect(run.byName("kubernetes-mcp-external").inputs.spec.ports[0]).toMatchObject({ port: 9777, targetPort: 9777 });
+    expect(run.byName("kubernetes-mcp-service-entry").inputs.spec.ports[0].number).toBe(9777);
+    expect(run.byName("kubernetes-mcp-route").inputs.spec.rules[0].backendRefs[0].port).toBe(9777);
+  });
+});

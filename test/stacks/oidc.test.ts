@@ -1,0 +1,169 @@
+import { describe, expect, it } from "vitest";
+import { guideKeycloak, guideManifests, trimStrings } from "../support/guide";
+import { OIDC_PASSWORD, oidcValues, providerUrn, runStack, type StackRun } from "../support/pulumiHarness";
+
+const KEYCLOAK_PROVIDER = "pulumi:providers:keycloak";
+const planOf = (run: StackRun) => run.resources.map((r) => `${r.type} ${r.name}`).sort();
+
+/** The resources use case 2 adds to use case 1. */
+const OIDC_ONLY = [
+  "command:local:Command oauth-token-exchange-setup",
+  "keycloak:index/group:Group kubernetes-mcp-access-group",
+  "keycloak:index/groupMemberships:GroupMemberships kubernetes-mcp-access-members",
+  "keycloak:index/groupRoles:GroupRoles kubernetes-mcp-access-group-roles",
+  "keycloak:openid/client:Client kubernetes-mcp-access-client",
+  ...guideKeycloak.roles.map((r) => `keycloak:index/role:Role kubernetes-mcp-access-role-${r}`),
+  "kubernetes:kuadrant.io/v1:AuthPolicy kubernetes-mcp-auth-policy",
+  "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding oidc-user-binding",
+  "mcp-gateway-stack:auth:OidcClusterAccess oidc-user",
+  "mcp-gateway-stack:auth:ToolAuthPolicy kubernetes-mcp-auth",
+  "mcp-gateway-stack:keycloak:ToolAccess kubernetes-mcp-access",
+  `${KEYCLOAK_PROVIDER} keycloak`,
+].sort();
+
+describe("use case 2 (oidc) with only useCase and the admin password set", async () => {
+  const run = await runStack(oidcValues());
+  const noAuth = await runStack({});
+  const urn = (name: string) => run.byName(name).urn;
+
+  it("adds exactly the OIDC resources to use case 1", () => {
+    const added = planOf(run).filter((r) => !planOf(noAuth).includes(r));
+    expect(added).toEqual(OIDC_ONLY);
+    expect(planOf(noAuth).filter((r) => !planOf(run).includes(r))).toEqual([]);
+  });
+
+  it("leaves every use-case-1 resource's inputs unchanged when the use case switches", () => {
+    for (const before of noAuth.resources) {
+      expect(run.byName(before.name).inputs, before.name).toEqual(before.inputs);
+    }
+  });
+
+  it("runs the token-exchange example setup in the checkout, after the cluster, against its kubeconfig", () => {
+    const setup = run.byName("oauth-token-exchange-setup");
+    expect(setup.inputs.create).toContain("make oauth-token-exchange-example-setup");
+    expect(setup.propertyDependencies.dir).toEqual([urn("mcp-gateway-checkout-git")]);
+    expect(setup.propertyDependencies.environment).toEqual([urn("cluster-kubeconfig")]);
+    expect(setup.dependencies).toContain(urn("cluster-local-env"));
+  });
+
+  it("declares the guide's AuthPolicy (resource_metadata on the gateway's port 8001) after the setup that creates its Secret", () => {
+    const policy = run.byName("kubernetes-mcp-auth-policy");
+    expect(policy.inputs.apiVersion).toBe(guideManifests.AuthPolicy.apiVersion);
+    expect(policy.inputs.metadata).toEqual(guideManifests.AuthPolicy.metadata);
+    // YAML block scalars end in a newline; CEL and Rego do not care.
+    expect(trimStrings(policy.inputs.spec)).toEqual(trimStrings(guideManifests.AuthPolicy.spec));
+    expect(policy.dependencies).toContain(urn("oauth-token-exchange-setup"));
+    expect(policy.propertyDependencies.spec).toEqual([urn("kubernetes-mcp-route")]);
+    expect(providerUrn(policy)).toBe(urn("cluster-provider"));
+  });
+
+  it("configures one explicit Keycloak provider with TLS verification on and a secret password", () => {
+    const providers = run.ofType(KEYCLOAK_PROVIDER);
+    expect(providers).toHaveLength(1);
+    expect(providers[0].inputs).toMatchObject({
+      url: "https://keycloak.127-0-0-1.sslip.io:8002",
+      clientId: "admin-cli",
+      realm: "master",
+      username: "admin",
+      password: OIDC_PASSWORD,
+      tlsInsecureSkipVerify: "false",
+      initialLogin: "false",
+    });
+    for (const r of run.resources.filter((x) => x.type.startsWith("keycloak:"))) {
+      expect(providerUrn(r), r.name).toBe(urn("keycloak"));
+    }
+  });
+
+  it("creates the guide's public client whose id is the route's namespace/name", () => {
+    const client = run.byName("kubernetes-mcp-access-client");
+    expect(client.inputs).toMatchObject({
+      realmId: guideKeycloak.realm,
+      clientId: guideKeycloak.client.clientId,
+      accessType: "PUBLIC",
+      standardFlowEnabled: guideKeycloak.client.standardFlowEnabled,
+      fullScopeAllowed: guideKeycloak.client.fullScopeAllowed,
+    });
+    expect(client.propertyDependencies.clientId).toEqual([urn("kubernetes-mcp-route")]);
+    expect(run.outputs.keycloakClientId).toBeDefined();
+  });
+
+  it("creates one client role per guide tool on that client", () => {
+    const roles = run.ofType("keycloak:index/role:Role");
+    expect(roles.map((r) => r.inputs.name).sort()).toEqual([...guideKeycloak.roles].sort());
+    for (const role of roles) {
+      // Role.clientId takes the client's id (Keycloak's UUID), not its clientId.
+      expect(role.inputs.clientId).toBe("kubernetes-mcp-access-client-id");
+      expect(role.propertyDependencies.clientId).toEqual([urn("kubernetes-mcp-access-client")]);
+    }
+  });
+
+  it("maps all those roles to the engineering group and puts the mcp user in it", () => {
+    expect(run.byName("kubernetes-mcp-access-group").inputs).toMatchObject({ realmId: "mcp", name: guideKeycloak.group });
+    const mapping = run.byName("kubernetes-mcp-access-group-roles");
+    expect(mapping.inputs.roleIds).toHaveLength(guideKeycloak.roles.length);
+    expect(mapping.inputs.exhaustive).toBe(false);
+    expect(mapping.propertyDependencies.roleIds.sort()).toEqual(run.ofType("keycloak:index/role:Role").map((r) => r.urn).sort());
+    expect(mapping.propertyDependencies.groupId).toEqual([urn("kubernetes-mcp-access-group")]);
+    const members = run.byName("kubernetes-mcp-access-members");
+    expect(members.inputs.members).toEqual([guideKeycloak.user]);
+    expect(members.propertyDependencies.groupId).toEqual([urn("kubernetes-mcp-access-group")]);
+  });
+
+  it("orders every Keycloak object after the setup step, so destroy removes them before the cluster", () => {
+    for (const r of run.resources.filter((x) => x.type.startsWith("keycloak:") && !x.type.startsWith("pulumi:"))) {
+      expect(r.dependencies, r.name).toContain(urn("oauth-token-exchange-setup"));
+    }
+  });
+
+  it("binds the OIDC user <issuer>#mcp to cluster-admin as the guide does", () => {
+    const binding = run.byName("oidc-user-binding");
+    expect({ ...binding.inputs, apiVersion: undefined, kind: undefined }).toMatchObject({
+      metadata: guideManifests.ClusterRoleBinding.metadata,
+      roleRef: guideManifests.ClusterRoleBinding.roleRef,
+      subjects: guideManifests.ClusterRoleBinding.subjects,
+    });
+    expect(providerUrn(binding)).toBe(urn("cluster-provider"));
+  });
+});
+
+describe("use case 2 variants", () => {
+  it("looks up the client, roles and group a newer realm import already has instead of creating them (no 409)", async () => {
+    const run = await runStack(oidcValues({ keycloak: { adminPassword: OIDC_PASSWORD, existingObjects: "reference" } }));
+    const types = run.resources.map((r) => r.type);
+    for (const t of ["keycloak:openid/client:Client", "keycloak:index/role:Role", "keycloak:index/group:Group", "keycloak:index/groupMemberships:GroupMemberships"]) {
+      expect(types).not.toContain(t);
+    }
+    const tokens = run.invokes.map((i) => i.token);
+    expect(tokens.filter((t) => t === "keycloak:index/getRole:getRole")).toHaveLength(22);
+    expect(run.invokes.find((i) => i.token === "keycloak:openid/getClient:getClient")?.inputs).toMatchObject({
+      realmId: "mcp",
+      clientId: "mcp-test/kubernetes-mcp",
+    });
+    expect(run.byName("kubernetes-mcp-access-group-roles").inputs).toMatchObject({
+      groupId: "existing-group-id",
+      exhaustive: false,
+    });
+    expect(run.byName("kubernetes-mcp-access-group-roles").inputs.roleIds).toContain("existing-role-pods_list");
+    expect(run.byName("kubernetes-mcp-access-user-groups").inputs).toMatchObject({
+      userId: "existing-user-id",
+      groupIds: ["existing-group-id"],
+      exhaustive: false,
+    });
+  });
+
+  it("makes roles for exactly the tools the config lists", async () => {
+    const run = await runStack(oidcValues({ mcpServer: { tools: ["pods_list", "resources_scale"] } }));
+    expect(run.ofType("keycloak:index/role:Role").map((r) => r.inputs.name).sort()).toEqual(["pods_list", "resources_scale"]);
+    expect(run.outputs.toolNames).toEqual(["kube_pods_list", "kube_resources_scale"]);
+  });
+
+  it("binds the configured ClusterRole and verifies Keycloak's TLS against a given CA", async () => {
+    const ca = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----";
+    const run = await runStack(
+      oidcValues({ keycloak: { adminPassword: OIDC_PASSWORD, rootCaCertificate: ca }, oidc: { clusterRole: "view" } }),
+    );
+    expect(run.byName("oidc-user-binding").inputs.roleRef.name).toBe("view");
+    expect(run.byName("oidc-user-binding").inputs.metadata.name).toBe("oidc-mcp-view");
+    expect(run.byName("keycloak").inputs).toMatchObject({ rootCaCertificate: ca, tlsInsecureSkipVerify: "false" });
+  });
+});
