@@ -1,8 +1,9 @@
 // The validator must accept the guide's objects and reject broken ones, or the stack's tests prove
-// nothing. The objects below are copied from the guide (kubernetes-mcp-server-guide.md).
+// nothing.
 
 import { describe, expect, it } from "vitest";
-import { pinnedCrds, validateGatewayListener, validateManifest } from "./schemas";
+import { guideManifests } from "./support/guide";
+import { crdCached, pinnedCrds, validateGatewayListener, validateManifest } from "./support/schemas";
 
 type Obj = Record<string, any>;
 const clone = <T>(o: T): T => structuredClone(o);
@@ -13,177 +14,19 @@ const variant = (base: Obj, change: (o: Obj) => void): Obj => {
   return o;
 };
 
-const guideListener = {
-  name: "kubernetes-mcp",
-  hostname: "host.containers.internal",
-  port: 8080,
-  protocol: "HTTP",
-  allowedRoutes: { namespaces: { from: "All" } },
-};
-
-const httpRoute = {
-  apiVersion: "gateway.networking.k8s.io/v1",
-  kind: "HTTPRoute",
-  metadata: { name: "kubernetes-mcp", namespace: "mcp-test" },
-  spec: {
-    parentRefs: [
-      { group: "gateway.networking.k8s.io", kind: "Gateway", name: "mcp-gateway", namespace: "gateway-system" },
-    ],
-    hostnames: ["host.containers.internal"],
-    rules: [
-      {
-        matches: [{ path: { type: "PathPrefix", value: "/mcp" } }],
-        backendRefs: [{ group: "", kind: "Service", name: "kubernetes-mcp-external", port: 9999 }],
-      },
-    ],
-  },
-};
-
-const service = {
-  apiVersion: "v1",
-  kind: "Service",
-  metadata: { name: "kubernetes-mcp-external", namespace: "mcp-test" },
-  spec: {
-    type: "ExternalName",
-    externalName: "host.containers.internal",
-    ports: [{ name: "http", port: 9999, targetPort: 9999, protocol: "TCP", appProtocol: "http" }],
-  },
-};
-
-const serviceEntry = {
-  apiVersion: "networking.istio.io/v1beta1",
-  kind: "ServiceEntry",
-  metadata: { name: "kubernetes-mcp", namespace: "mcp-test" },
-  spec: {
-    hosts: ["host.containers.internal"],
-    ports: [{ number: 9999, name: "https", protocol: "HTTP" }],
-    location: "MESH_EXTERNAL",
-    resolution: "DNS",
-  },
-};
-
-const mcpServer = {
-  apiVersion: "mcp.kagenti.com/v1alpha1",
-  kind: "MCPServer",
-  metadata: { name: "kubernetes-mcp-server", namespace: "mcp-test" },
-  spec: {
-    toolPrefix: "kube_",
-    targetRef: { group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: "kubernetes-mcp" },
-  },
-};
-
-const authPolicy = {
-  apiVersion: "kuadrant.io/v1",
-  kind: "AuthPolicy",
-  metadata: { name: "kubernetes-mcp-auth-policy", namespace: "mcp-test" },
-  spec: {
-    targetRef: { group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: "kubernetes-mcp" },
-    rules: {
-      authentication: {
-        keycloak: { jwt: { issuerUrl: "https://keycloak.127-0-0-1.sslip.io:8002/realms/mcp" } },
-      },
-      metadata: {
-        "oauth-token-exchange": {
-          when: [
-            {
-              predicate:
-                "type(auth.identity.aud) != string || auth.identity.aud != request.headers['x-mcp-servername']",
-            },
-          ],
-          http: {
-            url: "https://keycloak.127-0-0-1.sslip.io:8002/realms/mcp/protocol/openid-connect/token",
-            method: "POST",
-            credentials: { authorizationHeader: { prefix: "Basic" } },
-            sharedSecretRef: { name: "token-exchange", key: "oauth-client-basic-auth" },
-            bodyParameters: {
-              grant_type: { value: "urn:ietf:params:oauth:grant-type:token-exchange" },
-              subject_token: { expression: "request.headers['authorization'].split('Bearer ')[1]" },
-              subject_token_type: { value: "urn:ietf:params:oauth:token-type:access_token" },
-              audience: { expression: "request.headers['x-mcp-servername']" },
-              scope: { value: "openid profile groups" },
-            },
-          },
-        },
-      },
-      authorization: {
-        token: {
-          opa: {
-            rego: [
-              'scoped_jwt := object.get(object.get(object.get(input.auth, "metadata", {}), "oauth-token-exchange", {}), "access_token", "")',
-              'jwt := j { scoped_jwt != ""; j := scoped_jwt }',
-              'jwt := j { scoped_jwt == ""; j := split(input.request.headers["authorization"], "Bearer ")[1] }',
-              "claims := c { [_, c, _] := io.jwt.decode(jwt) }",
-              "allow = true",
-              "",
-            ].join("\n"),
-            allValues: true,
-          },
-          priority: 0,
-        },
-        "scoped-audience-check": {
-          patternMatching: {
-            patterns: [
-              {
-                predicate:
-                  "has(auth.authorization.token.claims.aud) && type(auth.authorization.token.claims.aud) == string && auth.authorization.token.claims.aud == request.headers['x-mcp-servername']",
-              },
-            ],
-          },
-          priority: 1,
-        },
-        "tool-access-check": {
-          patternMatching: {
-            patterns: [
-              {
-                predicate:
-                  "request.headers['x-mcp-toolname'] in (has(auth.authorization.token.claims.resource_access) && auth.authorization.token.claims.resource_access.exists(p, p == request.headers['x-mcp-servername']) ? auth.authorization.token.claims.resource_access[request.headers['x-mcp-servername']].roles : [])\n",
-              },
-            ],
-          },
-          priority: 1,
-        },
-      },
-      response: {
-        success: {
-          headers: { authorization: { plain: { expression: '"Bearer " + auth.authorization.token.jwt\n' } } },
-        },
-        unauthenticated: {
-          code: 401,
-          headers: {
-            "WWW-Authenticate": {
-              value:
-                "Bearer resource_metadata=http://mcp.127-0-0-1.sslip.io:8888/.well-known/oauth-protected-resource/mcp",
-            },
-          },
-          body: {
-            value: '{\n  "error": "Forbidden",\n  "message": "MCP Tool Access denied. Unauthenticated."\n}\n',
-          },
-        },
-        unauthorized: {
-          code: 403,
-          body: {
-            value:
-              '{\n  "error": "Forbidden",\n  "message": "MCP Tool Access denied. Insufficient permissions for this tool."\n}\n',
-          },
-        },
-      },
-    },
-  },
-};
-
-const clusterRoleBinding = {
-  apiVersion: "rbac.authorization.k8s.io/v1",
-  kind: "ClusterRoleBinding",
-  metadata: { name: "oidc-mcp-cluster-admin" },
-  roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "cluster-admin" },
-  subjects: [
-    {
-      apiGroup: "rbac.authorization.k8s.io",
-      kind: "User",
-      name: "https://keycloak.127-0-0-1.sslip.io:8002/realms/mcp#mcp",
-    },
-  ],
-};
+// The guide's objects (test/fixtures/guide-manifests.yaml); metadata.namespace as the stack sets it.
+const inMcpTest = (o: Obj): Obj => ({ ...o, metadata: { namespace: "mcp-test", ...o.metadata } });
+const guideListener = guideManifests.Gateway.spec.listeners[0];
+const httpRoute = inMcpTest(guideManifests.HTTPRoute);
+const service = inMcpTest(guideManifests.Service);
+const serviceEntry = inMcpTest(guideManifests.ServiceEntry);
+const mcpServer = inMcpTest(guideManifests.MCPServer);
+const authPolicy = guideManifests.AuthPolicy;
+const clusterRoleBinding = guideManifests.ClusterRoleBinding;
+// No registry serves the gateway's Go module: without a local clone the MCPServer CRD is missing
+// and its cases report themselves skipped (scripts/crds/pins.json says why).
+const mcpServerCrd = crdCached("MCPServer");
+const needsCrd = (what: string) => !mcpServerCrd && what.includes("MCPServer");
 
 const guideObjects: Array<[string, Obj]> = [
   ["HTTPRoute", httpRoute],
@@ -195,15 +38,17 @@ const guideObjects: Array<[string, Obj]> = [
 ];
 
 describe("the guide's objects", () => {
-  it.each(guideObjects)("the guide's %s is valid", (_kind, obj) => {
-    expect(validateManifest(obj)).toEqual([]);
-  });
+  for (const [kind, obj] of guideObjects) {
+    it.skipIf(needsCrd(kind))(`the guide's ${kind} is valid`, () => {
+      expect(validateManifest(obj)).toEqual([]);
+    });
+  }
 
   it("the guide's Gateway listener is valid", () => {
     expect(validateGatewayListener(guideListener)).toEqual([]);
   });
 
-  it("validating does not change the object it is given", () => {
+  it.skipIf(needsCrd("MCPServer"))("validating does not change the object it is given", () => {
     const copy = clone(mcpServer);
     validateManifest(copy);
     expect(copy).toEqual(mcpServer);
@@ -331,13 +176,15 @@ describe("broken objects", () => {
     ],
   ];
 
-  it.each(broken)("%s is rejected", (_what, obj, expected) => {
-    const errors = validateManifest(obj);
-    expect(
-      errors.some((e) => e.includes(expected)),
-      `expected "${expected}" among ${JSON.stringify(errors)}`,
-    ).toBe(true);
-  });
+  for (const [what, obj, expected] of broken) {
+    it.skipIf(needsCrd(what))(`${what} is rejected`, () => {
+      const errors = validateManifest(obj);
+      expect(
+        errors.some((e) => e.includes(expected)),
+        `expected "${expected}" among ${JSON.stringify(errors)}`,
+      ).toBe(true);
+    });
+  }
 
   it("a listener whose port is a string is rejected", () => {
     expect(validateGatewayListener({ ...guideListener, port: "abc" })).toContain(
@@ -365,7 +212,7 @@ describe("what the validator has no schema for", () => {
     ]);
   });
 
-  it("a known group at a version the pinned CRD does not serve has no schema", () => {
+  it.skipIf(needsCrd("MCPServer"))("a known group at a version the pinned CRD does not serve has no schema", () => {
     const errors = validateManifest({ ...mcpServer, apiVersion: "mcp.kagenti.com/v1" });
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatch(/^no schema for mcp\.kagenti\.com\/v1\/MCPServer: .* serves v1alpha1$/);

@@ -1,0 +1,33 @@
+import { describe, expect, it } from "vitest";
+import { crdCached, validateGatewayListener, validateManifest } from "../support/schemas";
+import { oidcValues, runStack } from "../support/pulumiHarness";
+
+/** The object a Kubernetes resource sends to the API server, as the stack declared it. */
+const manifestOf = (inputs: Record<string, any>) => {
+  const { apiVersion, kind, metadata, spec, roleRef, subjects } = inputs;
+  return Object.fromEntries(Object.entries({ apiVersion, kind, metadata, spec, roleRef, subjects }).filter(([, v]) => v !== undefined));
+};
+
+describe("every Kubernetes object the stack declares is valid against its real schema", async () => {
+  const runs = { "no-auth": await runStack({}), oidc: await runStack(oidcValues()) };
+  for (const [useCase, run] of Object.entries(runs)) {
+    const objects = run.resources.filter((r) => r.type.startsWith("kubernetes:") && !r.type.endsWith("Patch"));
+    for (const r of objects) {
+      const needsMissingCrd = r.type.includes("MCPServer") && !crdCached("MCPServer");
+      it.skipIf(needsMissingCrd)(`${useCase}: ${r.type} ${r.name}`, () => {
+        expect(validateManifest(manifestOf(r.inputs))).toEqual([]);
+      });
+    }
+    it(`${useCase}: the listener patched onto the Gateway`, () => {
+      const patch = run.ofType("kubernetes:gateway.networking.k8s.io/v1:GatewayPatch");
+      expect(patch).toHaveLength(1);
+      expect(validateGatewayListener(patch[0].inputs.spec.listeners[0])).toEqual([]);
+    });
+  }
+
+  it("catches a broken object the stack could declare (a ServiceEntry port given as text)", () => {
+    const entry = runs["no-auth"].byName("kubernetes-mcp-service-entry").inputs;
+    const broken = manifestOf({ ...entry, spec: { ...entry.spec, ports: [{ ...entry.spec.ports[0], number: "9999x" }] } });
+    expect(validateManifest(broken).join()).toContain("spec.ports[0].number");
+  });
+});
