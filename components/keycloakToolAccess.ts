@@ -48,7 +48,11 @@ export class KeycloakToolAccess extends pulumi.ComponentResource {
     const realmId = args.realm;
 
     if (args.existingObjects === "create") {
-      const client = new keycloak.openid.Client(`${name}-client`, resourceServerClientSpec(realmId, args.clientId), child);
+      const client = new keycloak.openid.Client(
+        `${name}-client`,
+        resourceServerClientSpec(realmId, args.clientId),
+        child,
+      );
       this.clientUuid = client.id;
       this.clientId = client.clientId;
       this.roleIds = args.tools.map(
@@ -57,11 +61,7 @@ export class KeycloakToolAccess extends pulumi.ComponentResource {
       const group = new keycloak.Group(`${name}-group`, { realmId, name: args.group }, child);
       this.groupId = group.id;
       // The stack owns this group, so it may own its member list too.
-      new keycloak.GroupMemberships(
-        `${name}-members`,
-        { realmId, groupId: group.id, members: [args.username] },
-        child,
-      );
+      new keycloak.GroupMemberships(`${name}-members`, { realmId, groupId: group.id, members: [args.username] }, child);
     } else {
       const client = keycloak.openid.getClientOutput({ realmId, clientId: args.clientId }, invoke);
       this.clientUuid = client.id;

@@ -135,7 +135,11 @@ export class McpServerRoute extends pulumi.ComponentResource {
         apiVersion: "mcp.kagenti.com/v1alpha1",
         kind: "MCPServer",
         metadata: { name: args.serverName, namespace: args.namespace },
-        spec: mcpServerSpec({ toolPrefix: args.toolPrefix, routeName: this.routeName, routeNamespace: this.routeNamespace }),
+        spec: mcpServerSpec({
+          toolPrefix: args.toolPrefix,
+          routeName: this.routeName,
+          routeNamespace: this.routeNamespace,
+        }),
       },
       // toolPrefix is immutable once set (a CEL rule of the CRD): changing it must replace.
       // The component's dependsOn (the server process) is carried here, where it matters.

@@ -28,7 +28,9 @@ export class OidcClusterAccess extends pulumi.ComponentResource {
       {
         metadata: { name: clusterRoleBindingName(args.username, args.clusterRole) },
         roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: args.clusterRole },
-        subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: oidcUserName(args.issuerUrl, args.username) }],
+        subjects: [
+          { apiGroup: "rbac.authorization.k8s.io", kind: "User", name: oidcUserName(args.issuerUrl, args.username) },
+        ],
       },
       { parent: this },
     );

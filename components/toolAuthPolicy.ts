@@ -59,7 +59,10 @@ export function authPolicyRules(a: Omit<ToolAuthPolicyArgs, "policyName" | "rout
     },
     authorization: {
       token: { opa: { rego: authRules.rego, allValues: true }, priority: 0 },
-      "scoped-audience-check": { patternMatching: { patterns: [{ predicate: authRules.scopedAudience }] }, priority: 1 },
+      "scoped-audience-check": {
+        patternMatching: { patterns: [{ predicate: authRules.scopedAudience }] },
+        priority: 1,
+      },
       "tool-access-check": { patternMatching: { patterns: [{ predicate: authRules.toolAccess }] }, priority: 1 },
     },
     response: {
@@ -74,7 +77,10 @@ export function authPolicyRules(a: Omit<ToolAuthPolicyArgs, "policyName" | "rout
       unauthorized: {
         code: 403,
         body: {
-          value: json({ error: "Forbidden", message: "MCP Tool Access denied. Insufficient permissions for this tool." }),
+          value: json({
+            error: "Forbidden",
+            message: "MCP Tool Access denied. Insufficient permissions for this tool.",
+          }),
         },
       },
     },

@@ -37,4 +37,13 @@ export const KNOWN_TOOLS: readonly string[] = [...GUIDE_TOOLS, "resources_scale"
 
 /** The toolsets that serve the guide's tools (the server's default is only `core,config`). */
 export const GUIDE_TOOLSETS = ["core", "config", "helm"] as const;
-export const KNOWN_TOOLSETS: readonly string[] = ["config", "core", "helm", "kcp", "kiali", "kubevirt", "netobserv", "tekton"];
+export const KNOWN_TOOLSETS: readonly string[] = [
+  "config",
+  "core",
+  "helm",
+  "kcp",
+  "kiali",
+  "kubevirt",
+  "netobserv",
+  "tekton",
+];

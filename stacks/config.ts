@@ -253,8 +253,10 @@ function show(value: unknown): string {
   return typeof value === "string" ? `'${value}'` : JSON.stringify(value);
 }
 
-const dnsName = (v: string) => (DNS_SUBDOMAIN.test(v) ? undefined : "a DNS name (lower-case letters, digits, '-' and '.')");
-const dnsLabel = (v: string) => (DNS_LABEL.test(v) ? undefined : "a DNS label (lower-case letters, digits and '-', at most 63)");
+const dnsName = (v: string) =>
+  DNS_SUBDOMAIN.test(v) ? undefined : "a DNS name (lower-case letters, digits, '-' and '.')";
+const dnsLabel = (v: string) =>
+  DNS_LABEL.test(v) ? undefined : "a DNS label (lower-case letters, digits and '-', at most 63)";
 const httpsUrl = (v: string) => {
   try {
     const u = new URL(v);
@@ -274,7 +276,9 @@ function objectAt(problems: string[], values: RawConfig["values"], key: string):
   const v = values[key];
   if (v === undefined) return {};
   if (typeof v === "object" && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
-  problems.push(`${PROJECT}:${key} = ${show(v)}: expected an object (set its fields with 'pulumi config set --path ${key}.<field>')`);
+  problems.push(
+    `${PROJECT}:${key} = ${show(v)}: expected an object (set its fields with 'pulumi config set --path ${key}.<field>')`,
+  );
   return {};
 }
 
@@ -297,7 +301,14 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
   }
 
   const c = new Reader(problems, "cluster", objectAt(problems, values, "cluster"), [
-    "mode", "repoUrl", "ref", "dir", "name", "kubeconfig", "context", "clusterIdentifier",
+    "mode",
+    "repoUrl",
+    "ref",
+    "dir",
+    "name",
+    "kubeconfig",
+    "context",
+    "clusterIdentifier",
   ]);
   const mode = c.oneOf("mode", DEFAULTS.cluster.mode, CLUSTER_MODES);
   const kind: KindClusterConfig = {
@@ -309,14 +320,21 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
   const kubeconfig = c.optionalString("kubeconfig");
   const context = c.optionalString("context");
   if (mode === "existing" && kubeconfig === undefined) {
-    c.fail("kubeconfig", undefined, "a kubeconfig (contents or path) when cluster.mode is 'existing': pulumi config set --secret --path cluster.kubeconfig \"$(cat ~/.kube/config)\"");
+    c.fail(
+      "kubeconfig",
+      undefined,
+      "a kubeconfig (contents or path) when cluster.mode is 'existing': pulumi config set --secret --path cluster.kubeconfig \"$(cat ~/.kube/config)\"",
+    );
   }
   const cluster: ClusterConfig = {
     mode,
     kind,
     kubeconfig: kubeconfig === undefined ? undefined : pulumi.secret(kubeconfig),
     context,
-    clusterIdentifier: c.string("clusterIdentifier", mode === "kind" ? `kind-${kind.name}` : (context ?? "existing-cluster")),
+    clusterIdentifier: c.string(
+      "clusterIdentifier",
+      mode === "kind" ? `kind-${kind.name}` : (context ?? "existing-cluster"),
+    ),
   };
 
   const m = new Reader(problems, "mcpServer", objectAt(problems, values, "mcpServer"), Object.keys(DEFAULTS.mcpServer));
@@ -351,11 +369,19 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
   let keycloak: KeycloakConfig | undefined;
   let oidc: OidcConfig | undefined;
   if (useCase === "oidc") {
-    const k = new Reader(problems, "keycloak", keycloakRaw, [...Object.keys(DEFAULTS.keycloak), "adminPassword", "rootCaCertificate"]);
+    const k = new Reader(problems, "keycloak", keycloakRaw, [
+      ...Object.keys(DEFAULTS.keycloak),
+      "adminPassword",
+      "rootCaCertificate",
+    ]);
     const kd = DEFAULTS.keycloak;
     const password = k.optionalString("adminPassword");
     if (password === undefined) {
-      k.fail("adminPassword", undefined, "the Keycloak admin password when useCase is 'oidc': pulumi config set --secret --path keycloak.adminPassword <password>");
+      k.fail(
+        "adminPassword",
+        undefined,
+        "the Keycloak admin password when useCase is 'oidc': pulumi config set --secret --path keycloak.adminPassword <password>",
+      );
     }
     keycloak = {
       url: k.string("url", kd.url, httpsUrl),
@@ -369,7 +395,11 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
       username: k.string("username", kd.username),
     };
     if (keycloak.tlsInsecureSkipVerify && keycloak.rootCaCertificate !== undefined) {
-      k.fail("tlsInsecureSkipVerify", true, "false when keycloak.rootCaCertificate is set (verify against the CA instead)");
+      k.fail(
+        "tlsInsecureSkipVerify",
+        true,
+        "false when keycloak.rootCaCertificate is set (verify against the CA instead)",
+      );
     }
     const o = new Reader(problems, "oidc", oidcRaw, Object.keys(DEFAULTS.oidc));
     const od = DEFAULTS.oidc;
@@ -379,7 +409,11 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
       tokenExchangeSecret: o.string("tokenExchangeSecret", od.tokenExchangeSecret, dnsName),
     };
     if (oidc.clusterRole === "cluster-admin" && !oidc.allowClusterAdmin) {
-      o.fail("clusterRole", oidc.clusterRole, "a ClusterRole other than cluster-admin while oidc.allowClusterAdmin is false");
+      o.fail(
+        "clusterRole",
+        oidc.clusterRole,
+        "a ClusterRole other than cluster-admin while oidc.allowClusterAdmin is false",
+      );
     }
   }
 

@@ -14,7 +14,10 @@ export interface StackOutputs {
 }
 
 /** Builds the graph the use case asks for and the outputs a user needs next. */
-export function buildStack(cfg: StackConfig, projectDir?: string): { resources: NoAuthStack | OidcStack; outputs: StackOutputs } {
+export function buildStack(
+  cfg: StackConfig,
+  projectDir?: string,
+): { resources: NoAuthStack | OidcStack; outputs: StackOutputs } {
   const oidc = cfg.useCase === "oidc" ? buildOidc(cfg, projectDir) : undefined;
   const resources = oidc ?? buildNoAuth(cfg, projectDir);
   const url = gatewayMcpUrl(cfg);

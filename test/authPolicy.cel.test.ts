@@ -29,7 +29,9 @@ const roles = (...r: string[]) => ({ resource_access: { [SERVER]: { roles: r } }
 
 describe("the AuthPolicy's CEL predicates", () => {
   it("allow a tool whose client role the scoped token carries", () => {
-    expect(allowed({ tool: "pods_list", claims: { aud: SERVER, ...roles("pods_list", "namespaces_list") } })).toBe(true);
+    expect(allowed({ tool: "pods_list", claims: { aud: SERVER, ...roles("pods_list", "namespaces_list") } })).toBe(
+      true,
+    );
   });
 
   it("deny a tool whose role is missing", () => {
@@ -64,15 +66,22 @@ describe("the AuthPolicy's CEL predicates", () => {
   });
 
   it("send Keycloak the caller's bearer token and this server as the audience", () => {
-    const params = authPolicyRules({ issuerUrl: "https://kc/realms/mcp", tokenExchangeSecret: "s", resourceMetadataUrl: "u" })
-      .metadata["oauth-token-exchange"].http.bodyParameters;
+    const params = authPolicyRules({
+      issuerUrl: "https://kc/realms/mcp",
+      tokenExchangeSecret: "s",
+      resourceMetadataUrl: "u",
+    }).metadata["oauth-token-exchange"].http.bodyParameters;
     const ctx = { request: request("pods_list") };
     expect(evaluate(params.subject_token.expression, ctx)).toBe("caller.jwt.token");
     expect(evaluate(params.audience.expression, ctx)).toBe(SERVER);
   });
 
   it("forward the scoped token to the MCP server", () => {
-    const rules = authPolicyRules({ issuerUrl: "https://kc/realms/mcp", tokenExchangeSecret: "s", resourceMetadataUrl: "u" });
+    const rules = authPolicyRules({
+      issuerUrl: "https://kc/realms/mcp",
+      tokenExchangeSecret: "s",
+      resourceMetadataUrl: "u",
+    });
     const header = rules.response.success.headers.authorization.plain.expression;
     expect(evaluate(header, context({ tool: "x", claims: {} }))).toBe("Bearer scoped.jwt.token");
   });

@@ -22,27 +22,118 @@ const oidc = { useCase: "oidc", keycloak: { adminPassword: "pw" } };
 
 describe("config validation", () => {
   it.each<[string, Record<string, unknown>, string]>([
-    ["an unknown use case", { useCase: "cross-domain" }, "mcp-gateway-stack:useCase = 'cross-domain': expected one of no-auth, oidc"],
-    ["a port above 65535", { mcpServer: { port: 70000 } }, "mcp-gateway-stack:mcpServer.port = 70000: expected an integer port from 1 to 65535"],
-    ["a port of 0", { gateway: { listenerPort: 0 } }, "mcp-gateway-stack:gateway.listenerPort = 0: expected an integer port from 1 to 65535"],
-    ["a port that is not a number", { gateway: { publicPort: "http" } }, "mcp-gateway-stack:gateway.publicPort = 'http': expected an integer port from 1 to 65535"],
-    ["a host that is not a DNS name", { mcpServer: { host: "Host_Containers!" } }, "mcp-gateway-stack:mcpServer.host = 'Host_Containers!': expected a DNS name (lower-case letters, digits, '-' and '.')"],
-    ["a namespace that is not a DNS label", { mcpServer: { namespace: "mcp.test" } }, "mcp-gateway-stack:mcpServer.namespace = 'mcp.test': expected a DNS label (lower-case letters, digits and '-', at most 63)"],
-    ["an unknown tool name", { ...oidc, mcpServer: { tools: ["pods_list", "pods_explode"] } }, "mcp-gateway-stack:mcpServer.tools = 'pods_explode': expected tool names from: "],
-    ["an unknown toolset", { mcpServer: { toolsets: ["core", "openshift"] } }, "mcp-gateway-stack:mcpServer.toolsets = 'openshift': expected toolset names from: config, core, helm"],
-    ["a missing admin password for oidc", { useCase: "oidc" }, "mcp-gateway-stack:keycloak.adminPassword = undefined: expected the Keycloak admin password when useCase is 'oidc': pulumi config set --secret --path keycloak.adminPassword <password>"],
-    ["no kubeconfig for an existing cluster", { cluster: { mode: "existing" } }, "mcp-gateway-stack:cluster.kubeconfig = undefined: expected a kubeconfig (contents or path) when cluster.mode is 'existing'"],
-    ["an unknown cluster mode", { cluster: { mode: "minikube" } }, "mcp-gateway-stack:cluster.mode = 'minikube': expected one of kind, existing"],
-    ["a misspelt key", { mcpServer: { prot: 9999 } }, "mcp-gateway-stack:mcpServer.prot = 9999: expected a known key of 'mcpServer'"],
-    ["an unknown top-level key", { keycloack: {} }, "mcp-gateway-stack:keycloack = {}: expected one of the keys useCase, cluster, mcpServer, gateway, keycloak, oidc"],
-    ["a group given as a string", { gateway: "mcp-gateway" }, "mcp-gateway-stack:gateway = 'mcp-gateway': expected an object"],
-    ["a Keycloak URL with a path", { ...oidc, keycloak: { adminPassword: "pw", url: "https://kc.example.com/auth/" } }, "mcp-gateway-stack:keycloak.url = 'https://kc.example.com/auth/': expected an http(s) URL without a path or trailing slash"],
-    ["an unknown existing-objects mode", { ...oidc, keycloak: { adminPassword: "pw", existingObjects: "adopt-all" } }, "mcp-gateway-stack:keycloak.existingObjects = 'adopt-all': expected one of create, reference"],
-    ["a CA that is not PEM", { ...oidc, keycloak: { adminPassword: "pw", rootCaCertificate: "abc" } }, "mcp-gateway-stack:keycloak.rootCaCertificate = 'abc': expected a PEM certificate"],
-    ["skipping TLS while giving a CA", { ...oidc, keycloak: { adminPassword: "pw", tlsInsecureSkipVerify: true, rootCaCertificate: "-----BEGIN CERTIFICATE-----" } }, "mcp-gateway-stack:keycloak.tlsInsecureSkipVerify = true: expected false when keycloak.rootCaCertificate is set"],
-    ["cluster-admin while it is not allowed", { ...oidc, oidc: { allowClusterAdmin: false } }, "mcp-gateway-stack:oidc.clusterRole = 'cluster-admin': expected a ClusterRole other than cluster-admin while oidc.allowClusterAdmin is false"],
-    ["a duplicated tool", { ...oidc, mcpServer: { tools: ["pods_list", "pods_list"] } }, "mcp-gateway-stack:mcpServer.tools = [\"pods_list\"]: expected tool names without duplicates"],
-    ["a tool prefix with upper case", { mcpServer: { toolPrefix: "Kube-" } }, "mcp-gateway-stack:mcpServer.toolPrefix = 'Kube-': expected lower-case letters, digits and '_'"],
+    [
+      "an unknown use case",
+      { useCase: "cross-domain" },
+      "mcp-gateway-stack:useCase = 'cross-domain': expected one of no-auth, oidc",
+    ],
+    [
+      "a port above 65535",
+      { mcpServer: { port: 70000 } },
+      "mcp-gateway-stack:mcpServer.port = 70000: expected an integer port from 1 to 65535",
+    ],
+    [
+      "a port of 0",
+      { gateway: { listenerPort: 0 } },
+      "mcp-gateway-stack:gateway.listenerPort = 0: expected an integer port from 1 to 65535",
+    ],
+    [
+      "a port that is not a number",
+      { gateway: { publicPort: "http" } },
+      "mcp-gateway-stack:gateway.publicPort = 'http': expected an integer port from 1 to 65535",
+    ],
+    [
+      "a host that is not a DNS name",
+      { mcpServer: { host: "Host_Containers!" } },
+      "mcp-gateway-stack:mcpServer.host = 'Host_Containers!': expected a DNS name (lower-case letters, digits, '-' and '.')",
+    ],
+    [
+      "a namespace that is not a DNS label",
+      { mcpServer: { namespace: "mcp.test" } },
+      "mcp-gateway-stack:mcpServer.namespace = 'mcp.test': expected a DNS label (lower-case letters, digits and '-', at most 63)",
+    ],
+    [
+      "an unknown tool name",
+      { ...oidc, mcpServer: { tools: ["pods_list", "pods_explode"] } },
+      "mcp-gateway-stack:mcpServer.tools = 'pods_explode': expected tool names from: ",
+    ],
+    [
+      "an unknown toolset",
+      { mcpServer: { toolsets: ["core", "openshift"] } },
+      "mcp-gateway-stack:mcpServer.toolsets = 'openshift': expected toolset names from: config, core, helm",
+    ],
+    [
+      "a missing admin password for oidc",
+      { useCase: "oidc" },
+      "mcp-gateway-stack:keycloak.adminPassword = undefined: expected the Keycloak admin password when useCase is 'oidc': pulumi config set --secret --path keycloak.adminPassword <password>",
+    ],
+    [
+      "no kubeconfig for an existing cluster",
+      { cluster: { mode: "existing" } },
+      "mcp-gateway-stack:cluster.kubeconfig = undefined: expected a kubeconfig (contents or path) when cluster.mode is 'existing'",
+    ],
+    [
+      "an unknown cluster mode",
+      { cluster: { mode: "minikube" } },
+      "mcp-gateway-stack:cluster.mode = 'minikube': expected one of kind, existing",
+    ],
+    [
+      "a misspelt key",
+      { mcpServer: { prot: 9999 } },
+      "mcp-gateway-stack:mcpServer.prot = 9999: expected a known key of 'mcpServer'",
+    ],
+    [
+      "an unknown top-level key",
+      { keycloack: {} },
+      "mcp-gateway-stack:keycloack = {}: expected one of the keys useCase, cluster, mcpServer, gateway, keycloak, oidc",
+    ],
+    [
+      "a group given as a string",
+      { gateway: "mcp-gateway" },
+      "mcp-gateway-stack:gateway = 'mcp-gateway': expected an object",
+    ],
+    [
+      "a Keycloak URL with a path",
+      { ...oidc, keycloak: { adminPassword: "pw", url: "https://kc.example.com/auth/" } },
+      "mcp-gateway-stack:keycloak.url = 'https://kc.example.com/auth/': expected an http(s) URL without a path or trailing slash",
+    ],
+    [
+      "an unknown existing-objects mode",
+      { ...oidc, keycloak: { adminPassword: "pw", existingObjects: "adopt-all" } },
+      "mcp-gateway-stack:keycloak.existingObjects = 'adopt-all': expected one of create, reference",
+    ],
+    [
+      "a CA that is not PEM",
+      { ...oidc, keycloak: { adminPassword: "pw", rootCaCertificate: "abc" } },
+      "mcp-gateway-stack:keycloak.rootCaCertificate = 'abc': expected a PEM certificate",
+    ],
+    [
+      "skipping TLS while giving a CA",
+      {
+        ...oidc,
+        keycloak: {
+          adminPassword: "pw",
+          tlsInsecureSkipVerify: true,
+          rootCaCertificate: "-----BEGIN CERTIFICATE-----",
+        },
+      },
+      "mcp-gateway-stack:keycloak.tlsInsecureSkipVerify = true: expected false when keycloak.rootCaCertificate is set",
+    ],
+    [
+      "cluster-admin while it is not allowed",
+      { ...oidc, oidc: { allowClusterAdmin: false } },
+      "mcp-gateway-stack:oidc.clusterRole = 'cluster-admin': expected a ClusterRole other than cluster-admin while oidc.allowClusterAdmin is false",
+    ],
+    [
+      "a duplicated tool",
+      { ...oidc, mcpServer: { tools: ["pods_list", "pods_list"] } },
+      'mcp-gateway-stack:mcpServer.tools = ["pods_list"]: expected tool names without duplicates',
+    ],
+    [
+      "a tool prefix with upper case",
+      { mcpServer: { toolPrefix: "Kube-" } },
+      "mcp-gateway-stack:mcpServer.toolPrefix = 'Kube-': expected lower-case letters, digits and '_'",
+    ],
   ])("rejects %s with a message naming the key, the value and what is allowed", (_what, values, message) => {
     const problems = problemsOf(values);
     expect(problems).toHaveLength(1);
@@ -50,7 +141,11 @@ describe("config validation", () => {
   });
 
   it("reports every bad value at once", () => {
-    const problems = problemsOf({ useCase: "oidc", mcpServer: { port: -1, host: "a b" }, cluster: { mode: "existing" } });
+    const problems = problemsOf({
+      useCase: "oidc",
+      mcpServer: { port: -1, host: "a b" },
+      cluster: { mode: "existing" },
+    });
     expect(problems.map((p) => p.split(" = ")[0])).toEqual([
       "mcp-gateway-stack:cluster.kubeconfig",
       "mcp-gateway-stack:mcpServer.port",
@@ -71,11 +166,27 @@ describe("config validation", () => {
 
   it("reproduces the guide with only the use case set", () => {
     const cfg = parseStackConfig({ values: oidc });
-    expect(cfg.mcpServer).toMatchObject({ port: 9999, host: "host.containers.internal", toolPrefix: "kube_", namespace: "mcp-test", routeName: "kubernetes-mcp" });
+    expect(cfg.mcpServer).toMatchObject({
+      port: 9999,
+      host: "host.containers.internal",
+      toolPrefix: "kube_",
+      namespace: "mcp-test",
+      routeName: "kubernetes-mcp",
+    });
     expect(cfg.mcpServer.tools).toEqual(guideKeycloak.roles);
     expect(cfg.mcpServer.toolsets).toEqual(["core", "config", "helm"]);
-    expect(cfg.gateway).toMatchObject({ name: "mcp-gateway", namespace: "gateway-system", listenerPort: 8080, publicPort: 8001 });
-    expect(cfg.keycloak).toMatchObject({ realm: "mcp", group: "engineering", username: "mcp", tlsInsecureSkipVerify: false });
+    expect(cfg.gateway).toMatchObject({
+      name: "mcp-gateway",
+      namespace: "gateway-system",
+      listenerPort: 8080,
+      publicPort: 8001,
+    });
+    expect(cfg.keycloak).toMatchObject({
+      realm: "mcp",
+      group: "engineering",
+      username: "mcp",
+      tlsInsecureSkipVerify: false,
+    });
     expect(cfg.oidc?.clusterRole).toBe("cluster-admin");
     expect(cfg.cluster).toMatchObject({ mode: "kind", clusterIdentifier: "kind-mcp-gateway" });
   });
@@ -105,15 +216,30 @@ describe("config sources", () => {
       Object.entries(parse(text).config as Record<string, unknown>).map(([k, v]) => [k.split(":")[1], v]),
     );
     expect(() => parseStackConfig({ values })).not.toThrow();
-    expect(() => parseStackConfig({ values: { ...values, useCase: "oidc", keycloak: { ...(values.keycloak as object), adminPassword: "x" } } })).not.toThrow();
+    expect(() =>
+      parseStackConfig({
+        values: { ...values, useCase: "oidc", keycloak: { ...(values.keycloak as object), adminPassword: "x" } },
+      }),
+    ).not.toThrow();
   });
 
   it("reads the engine's config and stops with a RunError that lists the problems", async () => {
-    await pulumi.runtime.setMocks({ newResource: () => ({ id: "x", state: {} }), call: () => ({}) }, "mcp-gateway-stack", "dev");
-    pulumi.runtime.setAllConfig({ "mcp-gateway-stack:useCase": "oidc", "mcp-gateway-stack:mcpServer": JSON.stringify({ port: 0 }), "other:key": "ignored" });
+    await pulumi.runtime.setMocks(
+      { newResource: () => ({ id: "x", state: {} }), call: () => ({}) },
+      "mcp-gateway-stack",
+      "dev",
+    );
+    pulumi.runtime.setAllConfig({
+      "mcp-gateway-stack:useCase": "oidc",
+      "mcp-gateway-stack:mcpServer": JSON.stringify({ port: 0 }),
+      "other:key": "ignored",
+    });
     expect(() => loadStackConfig()).toThrowError(pulumi.RunError);
     expect(() => loadStackConfig()).toThrowError(/mcpServer\.port = 0[\s\S]*keycloak\.adminPassword/);
-    pulumi.runtime.setAllConfig({ "mcp-gateway-stack:useCase": "oidc", "mcp-gateway-stack:keycloak": JSON.stringify({ adminPassword: "pw" }) }, ["mcp-gateway-stack:keycloak"]);
+    pulumi.runtime.setAllConfig(
+      { "mcp-gateway-stack:useCase": "oidc", "mcp-gateway-stack:keycloak": JSON.stringify({ adminPassword: "pw" }) },
+      ["mcp-gateway-stack:keycloak"],
+    );
     const cfg = loadStackConfig();
     expect(cfg.useCase).toBe("oidc");
     expect(pulumi.isSecret(cfg.keycloak!.adminPassword)).resolves.toBe(true);

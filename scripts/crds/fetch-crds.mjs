@@ -263,7 +263,9 @@ for (const f of readdirSync(cacheDir)) if (f.endsWith(".yaml") && !keep.has(f)) 
 
 const ok = Object.keys(next.crds).length;
 // A pin marked unavailableIsWarning (no registry serves it) may be missing: its tests then report themselves skipped.
-const blocking = problems.filter((p) => !pins.some((pin) => pin.unavailableIsWarning && p.startsWith(`cannot get CRD ${pin.name} `)));
+const blocking = problems.filter(
+  (p) => !pins.some((pin) => pin.unavailableIsWarning && p.startsWith(`cannot get CRD ${pin.name} `)),
+);
 for (const p of problems.filter((x) => !blocking.includes(x))) {
   const pin = pins.find((x) => p.startsWith(`cannot get CRD ${x.name} `));
   log(`warning: ${p.split("\n")[0]}: ${pin.unavailableIsWarning}`);

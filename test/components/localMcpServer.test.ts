@@ -33,7 +33,13 @@ const env = {
   ...process.env,
   XDG_STATE_HOME: stateHome,
   ...(serverEnvironment(
-    { port, toolsets: ["core", "config", "helm"], kubeconfig, binary: resolveMcpServerBinary(REPO_ROOT), waitSeconds: 20 },
+    {
+      port,
+      toolsets: ["core", "config", "helm"],
+      kubeconfig,
+      binary: resolveMcpServerBinary(REPO_ROOT),
+      waitSeconds: 20,
+    },
     "unit",
   ) as Record<string, string>),
 };
@@ -53,7 +59,10 @@ async function mcp(method: string, session?: string): Promise<{ session: string;
       jsonrpc: "2.0",
       id: 1,
       method,
-      params: method === "initialize" ? { protocolVersion: "2025-03-26", capabilities: {}, clientInfo: { name: "test", version: "1" } } : {},
+      params:
+        method === "initialize"
+          ? { protocolVersion: "2025-03-26", capabilities: {}, clientInfo: { name: "test", version: "1" } }
+          : {},
     }),
   });
   return { session: res.headers.get("mcp-session-id") ?? session ?? "", body: await res.text() };
@@ -82,7 +91,9 @@ describe("kubernetes-mcp-server as a host process", () => {
     expect(pid).toMatch(/^\d+$/);
     expect(alive(pid)).toBe(true);
     const args = execFileSync("ps", ["-p", pid, "-o", "args="], { encoding: "utf8" });
-    expect(args).toContain(`--port ${port} --toolsets core,config,helm --kubeconfig ${stateHome}/mcp-gateway-stack/unit/kubeconfig`);
+    expect(args).toContain(
+      `--port ${port} --toolsets core,config,helm --kubeconfig ${stateHome}/mcp-gateway-stack/unit/kubeconfig`,
+    );
     expect(fs.statSync(path.join(stateHome, "mcp-gateway-stack/unit/kubeconfig")).mode & 0o777).toBe(0o600);
   });
 

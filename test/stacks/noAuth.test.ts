@@ -49,7 +49,11 @@ describe("use case 1 (no-auth) with the defaults", async () => {
       GATEWAY_REF: "fd2e9da7f320dba406fb420bffc89bd3062487e3",
     });
     const env = run.byName("cluster-local-env");
-    expect(env.inputs).toMatchObject({ create: "make local-env-setup", delete: "make local-env-teardown", dir: FAKE_CHECKOUT });
+    expect(env.inputs).toMatchObject({
+      create: "make local-env-setup",
+      delete: "make local-env-teardown",
+      dir: FAKE_CHECKOUT,
+    });
     expect(env.propertyDependencies.dir).toEqual([urn("mcp-gateway-checkout-git")]);
     const kubeconfig = run.byName("cluster-kubeconfig");
     expect(kubeconfig.inputs.create).toBe('bin/kind get kubeconfig --name "$KIND_CLUSTER_NAME"');
@@ -61,7 +65,11 @@ describe("use case 1 (no-auth) with the defaults", async () => {
     const providers = run.ofType(K8S_PROVIDER);
     expect(providers).toHaveLength(1);
     const p = providers[0];
-    expect(p.inputs).toMatchObject({ kubeconfig: FAKE_KUBECONFIG, clusterIdentifier: "kind-mcp-gateway", deleteUnreachable: "true" });
+    expect(p.inputs).toMatchObject({
+      kubeconfig: FAKE_KUBECONFIG,
+      clusterIdentifier: "kind-mcp-gateway",
+      deleteUnreachable: "true",
+    });
     expect(p.propertyDependencies.kubeconfig).toEqual([urn("cluster-kubeconfig")]);
   });
 
@@ -113,7 +121,10 @@ describe("use case 1 (no-auth) with the defaults", async () => {
     const guide = guideManifests.MCPServer;
     expect(server.inputs.apiVersion).toBe(guide.apiVersion);
     expect(server.inputs.metadata).toEqual({ name: guide.metadata.name, namespace: "mcp-test" });
-    expect(server.inputs.spec).toEqual({ ...guide.spec, targetRef: { ...guide.spec.targetRef, namespace: "mcp-test" } });
+    expect(server.inputs.spec).toEqual({
+      ...guide.spec,
+      targetRef: { ...guide.spec.targetRef, namespace: "mcp-test" },
+    });
     expect(server.propertyDependencies.spec).toEqual([urn("kubernetes-mcp-route")]);
   });
 
@@ -121,7 +132,9 @@ describe("use case 1 (no-auth) with the defaults", async () => {
     expect(run.byName("kubernetes-mcp-route").propertyDependencies.spec.sort()).toEqual(
       [urn("kubernetes-mcp-external"), urn("kubernetes-mcp-patch")].sort(),
     );
-    expect(run.byName("kubernetes-mcp-service-entry").propertyDependencies.spec).toEqual([urn("kubernetes-mcp-external")]);
+    expect(run.byName("kubernetes-mcp-service-entry").propertyDependencies.spec).toEqual([
+      urn("kubernetes-mcp-external"),
+    ]);
     expect(run.byName("kubernetes-mcp-mcp-server").dependencies).toContain(urn("kubernetes-mcp-server-process"));
   });
 
@@ -132,7 +145,12 @@ describe("use case 1 (no-auth) with the defaults", async () => {
     expect(parentOf("cluster-provider")).toBe(urn("cluster"));
     expect(parentOf("kubernetes-mcp-server-process")).toBe(urn("kubernetes-mcp-server"));
     expect(parentOf("kubernetes-mcp-patch")).toBe(run.ofType("mcp-gateway-stack:gateway:Listener")[0].urn);
-    for (const child of ["kubernetes-mcp-route", "kubernetes-mcp-external", "kubernetes-mcp-service-entry", "kubernetes-mcp-mcp-server"]) {
+    for (const child of [
+      "kubernetes-mcp-route",
+      "kubernetes-mcp-external",
+      "kubernetes-mcp-service-entry",
+      "kubernetes-mcp-mcp-server",
+    ]) {
       expect(parentOf(child)).toBe(run.ofType("mcp-gateway-stack:mcp:ServerRoute")[0].urn);
     }
   });
@@ -154,7 +172,9 @@ describe("use case 1 variants", () => {
   });
 
   it("uses an existing cluster's kubeconfig and context, with no checkout and no make step", async () => {
-    const run = await runStack({ cluster: { mode: "existing", kubeconfig: "/home/user/.kube/config", context: "prod" } });
+    const run = await runStack({
+      cluster: { mode: "existing", kubeconfig: "/home/user/.kube/config", context: "prod" },
+    });
     const names = run.resources.map((r) => r.name);
     expect(names).not.toContain("cluster-local-env");
     expect(names).not.toContain("mcp-gateway-checkout-git");

@@ -98,11 +98,19 @@ describe("use case 2 (oidc) with only useCase and the admin password set", async
   });
 
   it("maps all those roles to the engineering group and puts the mcp user in it", () => {
-    expect(run.byName("kubernetes-mcp-access-group").inputs).toMatchObject({ realmId: "mcp", name: guideKeycloak.group });
+    expect(run.byName("kubernetes-mcp-access-group").inputs).toMatchObject({
+      realmId: "mcp",
+      name: guideKeycloak.group,
+    });
     const mapping = run.byName("kubernetes-mcp-access-group-roles");
     expect(mapping.inputs.roleIds).toHaveLength(guideKeycloak.roles.length);
     expect(mapping.inputs.exhaustive).toBe(false);
-    expect(mapping.propertyDependencies.roleIds.sort()).toEqual(run.ofType("keycloak:index/role:Role").map((r) => r.urn).sort());
+    expect(mapping.propertyDependencies.roleIds.sort()).toEqual(
+      run
+        .ofType("keycloak:index/role:Role")
+        .map((r) => r.urn)
+        .sort(),
+    );
     expect(mapping.propertyDependencies.groupId).toEqual([urn("kubernetes-mcp-access-group")]);
     const members = run.byName("kubernetes-mcp-access-members");
     expect(members.inputs.members).toEqual([guideKeycloak.user]);
@@ -128,9 +136,16 @@ describe("use case 2 (oidc) with only useCase and the admin password set", async
 
 describe("use case 2 variants", () => {
   it("looks up the client, roles and group a newer realm import already has instead of creating them (no 409)", async () => {
-    const run = await runStack(oidcValues({ keycloak: { adminPassword: OIDC_PASSWORD, existingObjects: "reference" } }));
+    const run = await runStack(
+      oidcValues({ keycloak: { adminPassword: OIDC_PASSWORD, existingObjects: "reference" } }),
+    );
     const types = run.resources.map((r) => r.type);
-    for (const t of ["keycloak:openid/client:Client", "keycloak:index/role:Role", "keycloak:index/group:Group", "keycloak:index/groupMemberships:GroupMemberships"]) {
+    for (const t of [
+      "keycloak:openid/client:Client",
+      "keycloak:index/role:Role",
+      "keycloak:index/group:Group",
+      "keycloak:index/groupMemberships:GroupMemberships",
+    ]) {
       expect(types).not.toContain(t);
     }
     const tokens = run.invokes.map((i) => i.token);
@@ -153,7 +168,12 @@ describe("use case 2 variants", () => {
 
   it("makes roles for exactly the tools the config lists", async () => {
     const run = await runStack(oidcValues({ mcpServer: { tools: ["pods_list", "resources_scale"] } }));
-    expect(run.ofType("keycloak:index/role:Role").map((r) => r.inputs.name).sort()).toEqual(["pods_list", "resources_scale"]);
+    expect(
+      run
+        .ofType("keycloak:index/role:Role")
+        .map((r) => r.inputs.name)
+        .sort(),
+    ).toEqual(["pods_list", "resources_scale"]);
     expect(run.outputs.toolNames).toEqual(["kube_pods_list", "kube_resources_scale"]);
   });
 

@@ -5,7 +5,9 @@ import { oidcValues, runStack } from "../support/pulumiHarness";
 /** The object a Kubernetes resource sends to the API server, as the stack declared it. */
 const manifestOf = (inputs: Record<string, any>) => {
   const { apiVersion, kind, metadata, spec, roleRef, subjects } = inputs;
-  return Object.fromEntries(Object.entries({ apiVersion, kind, metadata, spec, roleRef, subjects }).filter(([, v]) => v !== undefined));
+  return Object.fromEntries(
+    Object.entries({ apiVersion, kind, metadata, spec, roleRef, subjects }).filter(([, v]) => v !== undefined),
+  );
 };
 
 describe("every Kubernetes object the stack declares is valid against its real schema", async () => {
@@ -27,7 +29,10 @@ describe("every Kubernetes object the stack declares is valid against its real s
 
   it("catches a broken object the stack could declare (a ServiceEntry port given as text)", () => {
     const entry = runs["no-auth"].byName("kubernetes-mcp-service-entry").inputs;
-    const broken = manifestOf({ ...entry, spec: { ...entry.spec, ports: [{ ...entry.spec.ports[0], number: "9999x" }] } });
+    const broken = manifestOf({
+      ...entry,
+      spec: { ...entry.spec, ports: [{ ...entry.spec.ports[0], number: "9999x" }] },
+    });
     expect(validateManifest(broken).join()).toContain("spec.ports[0].number");
   });
 });

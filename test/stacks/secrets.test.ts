@@ -2,7 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { FAKE_KUBECONFIG, OIDC_PASSWORD, oidcValues, plaintextPaths, runStack } from "../support/pulumiHarness";
 
-const EXISTING_KUBECONFIG = "apiVersion: v1\nkind: Config\nusers:\n- name: admin\n  user:\n    token: existing-cluster-token\n";
+const EXISTING_KUBECONFIG =
+  "apiVersion: v1\nkind: Config\nusers:\n- name: admin\n  user:\n    token: existing-cluster-token\n";
 
 describe("secrets stay secret", async () => {
   const kind = await runStack(oidcValues());

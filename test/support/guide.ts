@@ -24,6 +24,7 @@ export const guideKeycloak = JSON.parse(fs.readFileSync(path.join(FIXTURES, "gui
 export function trimStrings(v: any): any {
   if (typeof v === "string") return v.trimEnd();
   if (Array.isArray(v)) return v.map(trimStrings);
-  if (typeof v === "object" && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, trimStrings(x)]));
+  if (typeof v === "object" && v !== null)
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, trimStrings(x)]));
   return v;
 }
