@@ -1,0 +1,80 @@
+import { describe, expect, it } from "vitest";
+import {
+  authPolicyMatchesUseCase,
+  clusterAdminAllowed,
+  listenerPatchNeverForces,
+  noPlaintextSecrets,
+  type SeenResource,
+} from "../policy/rules";
+import { oidcValues, runStack, type StackRun } from "./support/pulumiHarness";
+
+const seen = (run: StackRun): SeenResource[] =>
+  run.resources.map((r) => ({ type: r.type, name: r.name, props: r.inputs }));
+const allProblems = (run: StackRun, allowClusterAdmin: boolean) => {
+  const resources = seen(run);
+  const config = { useCase: run.config.useCase, allowClusterAdmin };
+  return [
+    ...authPolicyMatchesUseCase(resources, config),
+    ...resources.flatMap((r) => [
+      ...clusterAdminAllowed(r, config),
+      ...listenerPatchNeverForces(r),
+      ...noPlaintextSecrets(r),
+    ]),
+  ];
+};
+
+describe("the policy pack's rules on the stack as declared", async () => {
+  const noAuth = await runStack({});
+  const oidc = await runStack(oidcValues());
+
+  it("pass both use cases with the guide's config", () => {
+    expect(allProblems(noAuth, false)).toEqual([]);
+    expect(allProblems(oidc, true)).toEqual([]);
+  });
+
+  it("refuse an oidc stack without an AuthPolicy and a no-auth stack with one", () => {
+    const withoutPolicy = seen(oidc).filter((r) => !r.type.endsWith("AuthPolicy"));
+    expect(authPolicyMatchesUseCase(withoutPolicy, { useCase: "oidc", allowClusterAdmin: true })[0]).toMatch(
+      /no AuthPolicy/,
+    );
+    expect(authPolicyMatchesUseCase(seen(oidc), { useCase: "no-auth", allowClusterAdmin: true })[0]).toMatch(
+      /declares AuthPolicy kubernetes-mcp-auth-policy/,
+    );
+  });
+
+  it("refuse the guide's cluster-admin binding when the config does not allow it", () => {
+    expect(allProblems(oidc, false)).toEqual([
+      "ClusterRoleBinding oidc-mcp-cluster-admin grants cluster-admin to https://keycloak.127-0-0-1.sslip.io:8002/realms/mcp#mcp while oidc.allowClusterAdmin is false",
+    ]);
+  });
+
+  it("accept a binding to another ClusterRole without the allowance", async () => {
+    const view = await runStack(oidcValues({ oidc: { clusterRole: "view", allowClusterAdmin: false } }));
+    expect(allProblems(view, false)).toEqual([]);
+  });
+
+  it("refuse a listener patch that forces ownership or has no field manager", () => {
+    const patch = seen(noAuth).find((r) => r.type.endsWith("GatewayPatch"))!;
+    const forced = {
+      ...patch,
+      props: {
+        ...patch.props,
+        metadata: { ...patch.props.metadata, annotations: { "pulumi.com/patchForce": "true" } },
+      },
+    };
+    expect(listenerPatchNeverForces(forced)).toHaveLength(2);
+  });
+
+  it("refuse credentials in a command line, an annotation or a Secret's stringData", () => {
+    const command = { type: "command:local:Command", name: "c", props: { create: "make setup PASSWORD=hunter2" } };
+    const annotated = {
+      type: "kubernetes:core/v1:Service",
+      name: "s",
+      props: { metadata: { annotations: { note: "client-key-data: S0VZ" } } },
+    };
+    const secret = { type: "kubernetes:core/v1:Secret", name: "t", props: { stringData: { k: "v" } } };
+    expect(noPlaintextSecrets(command)[0]).toMatch(/create holds a password assignment/);
+    expect(noPlaintextSecrets(annotated)[0]).toMatch(/metadata.annotations.note holds a kubeconfig client key/);
+    expect(noPlaintextSecrets(secret)[0]).toMatch(/stringData/);
+  });
+});
