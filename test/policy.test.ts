@@ -78,3 +78,20 @@ describe("the policy pack's rules on the stack as declared", async () => {
     expect(noPlaintextSecrets(secret)[0]).toMatch(/stringData/);
   });
 });
+
+describe("the policy config of the dev stack", () => {
+  it("states the same use case and cluster-admin allowance as Pulumi.dev.yaml", async () => {
+    const fs = await import("node:fs");
+    const { parse } = await import("yaml");
+    const { parseStackConfig } = await import("../stacks/config");
+    const dev = parse(fs.readFileSync("Pulumi.dev.yaml", "utf8")).config as Record<string, unknown>;
+    const values = Object.fromEntries(Object.entries(dev).map(([k, v]) => [k.split(":")[1], v]));
+    const cfg = parseStackConfig({ values: { ...values, keycloak: { adminPassword: "x" } } });
+    const policyConfig = JSON.parse(fs.readFileSync("policy/config.dev.json", "utf8"));
+    expect(policyConfig["auth-policy-matches-use-case"].useCase).toBe(cfg.useCase);
+    expect(policyConfig["cluster-admin-only-when-allowed"].allowClusterAdmin).toBe(
+      parseStackConfig({ values: { ...values, useCase: "oidc", keycloak: { adminPassword: "x" } } }).oidc!
+        .allowClusterAdmin,
+    );
+  });
+});
