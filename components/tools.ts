@@ -31,7 +31,7 @@ export const GUIDE_TOOLS = [
 
 /**
  * Every tool name a role may be made for: the guide's tools plus those newer
- * kubernetes-mcp-server releases serve (0.0.67 adds `resources_scale`, and `projects_list` on OpenShift).
+ * kubernetes-mcp-server releases serve (`resources_scale` since 0.0.66; `projects_list` on OpenShift).
  */
 export const KNOWN_TOOLS: readonly string[] = [...GUIDE_TOOLS, "resources_scale", "projects_list"].sort();
 
