@@ -71,9 +71,12 @@ require_module() {
 	if ! out=$(cd "$TC" && go mod download -json "$mv" 2>&1); then
 		local err
 		err=$(echo "$out" | sed -n 's/.*"Error": "\(.*\)".*/\1/p' | head -1)
-		die "$c" "$v" "Go module $mv not available: ${err:-$out}
+		err=$(printf '%b' "${err:-$out}" | tr -s '\n\t' '  ')
+		local rest
+		rest=$(echo " $COMPONENTS " | sed "s/ $c / /; s/^ *//; s/ *$//")
+		die "$c" "$v" "Go module $mv not available: $err
   -> pin the npm package to a version whose module the proxy serves (see the table in $0),
-     or leave the component out: MCP_TOOLCHAIN_COMPONENTS=\"${COMPONENTS//$c/}\""
+     or leave the component out: MCP_TOOLCHAIN_COMPONENTS=\"$rest\""
 	fi
 }
 
@@ -250,12 +253,7 @@ for c in $COMPONENTS; do
 	case $c in pulumi | language-nodejs | kubernetes | keycloak | command) ;; *) die "$c" - "unknown component (pulumi language-nodejs kubernetes keycloak command)" ;; esac
 done
 if wanted pulumi || wanted kubernetes || wanted keycloak || wanted command; then build_pulumi; fi
-wanted language-nodejs && build_language_nodejs
-wanted kubernetes && build_kubernetes
-wanted keycloak && build_keycloak
-wanted command && build_command
-
-# --- outputs -----------------------------------------------------------------------------------
+# env.sh first, so what was built is usable even when a later component fails.
 cat >"$TC/env.sh" <<EOF
 # Written by scripts/toolchain/build.sh: source it before running pulumi.
 export PATH="$CLI_DIR:\$PATH"
@@ -263,7 +261,14 @@ export PULUMI_HOME="$PULUMI_HOME"
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export PULUMI_SKIP_UPDATE_CHECK=true
 EOF
+wanted language-nodejs && build_language_nodejs
+wanted kubernetes && build_kubernetes
+wanted keycloak && build_keycloak
+wanted command && build_command
 
+# --- outputs -----------------------------------------------------------------------------------
+
+# shellcheck disable=SC2016 # the single-quoted text is JavaScript
 printf '%s\n' "${MANIFEST[@]}" | node -e '
 	const fs = require("fs"); const [out, tc, built] = process.argv.slice(1);
 	const now = new Set(built.split(" ").filter(Boolean));

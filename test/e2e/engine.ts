@@ -1,0 +1,86 @@
+/**
+ * The real Pulumi engine, offline: the CLI and plugins that scripts/toolchain/build.sh built,
+ * a local file backend, passphrase secrets, and a scratch copy of the project per test file.
+ */
+import { LocalWorkspace, PulumiCommand, type EngineEvent, type Stack } from "@pulumi/pulumi/automation";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+export const REPO_ROOT = path.resolve(__dirname, "../..");
+export const PASSPHRASE = "e2e-passphrase";
+const CACHE =
+  process.env.MCP_STACK_CACHE ??
+  path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "mcp-gateway-stack");
+
+interface Manifest {
+  pulumi_home: string;
+  components: Array<{ component: string; version: string; binary: string }>;
+}
+
+export function toolchain(): { cliDir: string; pulumiHome: string; manifest: Manifest } {
+  const file = path.join(CACHE, "toolchain", "manifest.json");
+  if (!fs.existsSync(file))
+    throw new Error(`${file} is missing: run 'bash scripts/toolchain/build.sh' first (npm run test:e2e does)`);
+  const manifest = JSON.parse(fs.readFileSync(file, "utf8")) as Manifest;
+  const cli = manifest.components.find((c) => c.component === "pulumi");
+  if (!cli) throw new Error(`${file} lists no pulumi CLI`);
+  return { cliDir: path.dirname(cli.binary), pulumiHome: manifest.pulumi_home, manifest };
+}
+
+/** The files `pulumi` needs, copied (stack files are rewritten by setConfig), node_modules linked. */
+const PROJECT_FILES = [
+  "index.ts",
+  "components",
+  "stacks",
+  "Pulumi.yaml",
+  "Pulumi.dev.yaml",
+  "package.json",
+  "tsconfig.json",
+];
+
+export interface Scratch {
+  stack: Stack;
+  dir: string;
+  stateDir: string;
+  env: Record<string, string>;
+}
+
+export async function scratchStack(name = "dev"): Promise<Scratch> {
+  const { cliDir, pulumiHome } = toolchain();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mcp-stack-e2e-"));
+  for (const f of PROJECT_FILES) fs.cpSync(path.join(REPO_ROOT, f), path.join(dir, f), { recursive: true });
+  fs.symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(dir, "node_modules"));
+  const stateDir = path.join(dir, ".state");
+  fs.mkdirSync(stateDir);
+  const env: Record<string, string> = {
+    PATH: `${cliDir}:${process.env.PATH}`,
+    PULUMI_HOME: pulumiHome,
+    PULUMI_BACKEND_URL: `file://${stateDir}`,
+    PULUMI_CONFIG_PASSPHRASE: PASSPHRASE,
+    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+    PULUMI_SKIP_UPDATE_CHECK: "true",
+    // The MCP server's state (pid, kubeconfig copy) stays inside the scratch dir.
+    XDG_STATE_HOME: path.join(dir, ".xdg-state"),
+  };
+  // PulumiCommand.get({root}) expects <root>/bin/pulumi; the cache keys dirs by version, so use PATH.
+  if (!process.env.PATH?.startsWith(cliDir)) process.env.PATH = `${cliDir}:${process.env.PATH}`;
+  const pulumiCommand = await PulumiCommand.get({ skipVersionCheck: true });
+  const stack = await LocalWorkspace.createOrSelectStack(
+    { stackName: name, workDir: dir },
+    { pulumiCommand, envVars: env },
+  );
+  return { stack, dir, stateDir, env };
+}
+
+/** Counts the steps of one kind (`create`, `same`, ...) per resource type from engine events. */
+export function stepCounter(op: string) {
+  const counts: Record<string, number> = {};
+  return {
+    counts,
+    onEvent: (e: EngineEvent) => {
+      const m = e.resourcePreEvent?.metadata;
+      if (m && m.op === op) counts[m.type] = (counts[m.type] ?? 0) + 1;
+    },
+  };
+}

@@ -1,0 +1,13 @@
+import { defineConfig } from "vitest/config";
+
+// The real-engine tests: run by `npm run test:e2e` after scripts/toolchain/build.sh.
+export default defineConfig({
+  test: {
+    include: ["test/e2e/**/*.test.ts"],
+    pool: "forks",
+    // Each preview starts the CLI, the Node.js language host and the provider plugins.
+    testTimeout: 300_000,
+    hookTimeout: 300_000,
+    fileParallelism: false,
+  },
+});
