@@ -1,10 +1,6 @@
 import { loadStackConfig } from "./stacks/config";
 import { buildStack } from "./stacks/stack";
 
-const { outputs } = buildStack(loadStackConfig());
-
-export const mcpGatewayUrl = outputs.mcpGatewayUrl;
-export const toolPrefix = outputs.toolPrefix;
-export const toolNames = outputs.toolNames;
-export const inspectorCommand = outputs.inspectorCommand;
-export const keycloakClientId = outputs.keycloakClientId;
+// Stack outputs: mcpGatewayUrl, toolPrefix, toolNames, inspectorCommand, and for oidc keycloakClientId.
+// `export =` so an output the use case does not have is absent rather than undefined.
+export = buildStack(loadStackConfig()).outputs;

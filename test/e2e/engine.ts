@@ -84,3 +84,25 @@ export function stepCounter(op: string) {
     },
   };
 }
+
+/** A kubeconfig for a cluster that is not there: the engine runs, nothing is reachable. */
+export const unreachableKubeconfig = (token: string) => `apiVersion: v1
+kind: Config
+clusters:
+- {name: e2e, cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}}
+contexts:
+- {name: e2e, context: {cluster: e2e, user: e2e}}
+current-context: e2e
+users:
+- {name: e2e, user: {token: ${token}}}
+`;
+
+/**
+ * The configuration whose graph needs only the Kubernetes provider plugin: an existing cluster,
+ * a server the user runs. (The command and keycloak plugins cannot be built here; see README.)
+ */
+export async function useKubernetesOnlyGraph(stack: Stack, kubeconfig: string): Promise<void> {
+  await stack.setConfig("cluster.mode", { value: "existing" }, true);
+  await stack.setConfig("cluster.kubeconfig", { value: kubeconfig, secret: true }, true);
+  await stack.setConfig("mcpServer.manage", { value: "false" }, true);
+}
