@@ -20,7 +20,8 @@ export function issuerUrl(kc: KeycloakConfig): string {
 }
 
 // The make target runs kubectl: give it the stack's cluster, from a private temp file when the
-// kubeconfig is contents rather than a path.
+// kubeconfig is contents rather than a path. `make tools` first: on an existing cluster nothing
+// has installed the checkout's bin/kustomize and bin/yq yet (it skips tools already there).
 export const tokenExchangeSetupScript = `set -eu
 if [ -f "$STACK_KUBECONFIG" ]; then
   export KUBECONFIG="$STACK_KUBECONFIG"
@@ -29,7 +30,7 @@ else
   trap 'rm -f "$KUBECONFIG"' EXIT
   printf '%s\\n' "$STACK_KUBECONFIG" > "$KUBECONFIG"
 fi
-make oauth-token-exchange-example-setup >&2
+make tools oauth-token-exchange-example-setup >&2
 `;
 
 export function buildOidc(cfg: StackConfig, projectDir?: string): OidcStack {

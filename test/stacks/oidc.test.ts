@@ -40,7 +40,7 @@ describe("use case 2 (oidc) with only useCase and the admin password set", async
 
   it("runs the token-exchange example setup in the checkout, after the cluster, against its kubeconfig", () => {
     const setup = run.byName("oauth-token-exchange-setup");
-    expect(setup.inputs.create).toContain("make oauth-token-exchange-example-setup");
+    expect(setup.inputs.create).toContain("make tools oauth-token-exchange-example-setup");
     expect(setup.propertyDependencies.dir).toEqual([urn("mcp-gateway-checkout-git")]);
     expect(setup.propertyDependencies.environment).toEqual([urn("cluster-kubeconfig")]);
     expect(setup.dependencies).toContain(urn("cluster-local-env"));
