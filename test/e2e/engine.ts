@@ -85,11 +85,11 @@ export function stepCounter(op: string) {
   };
 }
 
-/** A kubeconfig for a cluster that is not there: the engine runs, nothing is reachable. */
-export const unreachableKubeconfig = (token: string) => `apiVersion: v1
+/** A kubeconfig for a cluster that is not there (or for `server`, e.g. a bare TCP listener). */
+export const unreachableKubeconfig = (token: string, server = "https://127.0.0.1:1") => `apiVersion: v1
 kind: Config
 clusters:
-- {name: e2e, cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}}
+- {name: e2e, cluster: {server: "${server}", insecure-skip-tls-verify: true}}
 contexts:
 - {name: e2e, context: {cluster: e2e, user: e2e}}
 current-context: e2e

@@ -1,7 +1,8 @@
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as path from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { scratchStack, unreachableKubeconfig, useKubernetesOnlyGraph, type Scratch } from "./engine";
 
 // A real `up`, a second `up`, and `destroy` of the part of the graph that needs no cluster: the
@@ -24,10 +25,34 @@ function stateFiles(dir: string): string {
 
 describe("up, up again and destroy with the real engine", () => {
   let s: Scratch;
+  // Something listening where the kubeconfig points, so the preflight finds an "API server"; the
+  // provider itself never needs to talk to it for these targets.
+  const listener = net.createServer((socket) => socket.destroy());
+  let server = "";
+  beforeAll(async () => {
+    await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve));
+    server = `https://127.0.0.1:${(listener.address() as net.AddressInfo).port}`;
+  });
+  afterAll(() => listener.close());
+
+  it("stops before touching anything when the cluster is unreachable", async () => {
+    const scratch = await scratchStack();
+    await useKubernetesOnlyGraph(scratch.stack, unreachableKubeconfig(KUBE_TOKEN));
+    const error = await scratch.stack.up({ target: TARGETS }).then(
+      () => new Error("up succeeded"),
+      (e: Error) => e,
+    );
+    expect(error.message).toContain(
+      "mcp-gateway-stack:cluster.kubeconfig = (secret): its API server https://127.0.0.1:1 is not reachable",
+    );
+    expect(error.message).not.toContain(KUBE_TOKEN);
+    const resources: Array<{ type: string }> = (await scratch.stack.exportStack()).deployment.resources ?? [];
+    expect(resources.filter((r) => r.type !== "pulumi:pulumi:Stack")).toEqual([]);
+  });
 
   it("creates the provider from the secret kubeconfig", async () => {
     s = await scratchStack();
-    await useKubernetesOnlyGraph(s.stack, unreachableKubeconfig(KUBE_TOKEN));
+    await useKubernetesOnlyGraph(s.stack, unreachableKubeconfig(KUBE_TOKEN, server));
     // Set although unused in no-auth: the stack file must still hold it only encrypted.
     await s.stack.setConfig("keycloak.adminPassword", { value: PASSWORD, secret: true }, true);
     const result = await s.stack.up({ target: TARGETS });

@@ -1,0 +1,88 @@
+import * as net from "node:net";
+import { describe, expect, it } from "vitest";
+import { parseStackConfig } from "../../stacks/config";
+import { apiServerOf, endpoint, preflight, realProbes, type Probes } from "../../stacks/preflight";
+
+const KUBECONFIG = `apiVersion: v1
+kind: Config
+clusters:
+- {name: a, cluster: {server: "https://10.0.0.1:6443"}}
+- {name: b, cluster: {server: "https://api.example.test"}}
+contexts:
+- {name: ctx-a, context: {cluster: a, user: u}}
+- {name: ctx-b, context: {cluster: b, user: u}}
+current-context: ctx-a
+users: []
+`;
+
+const probes = (over: Partial<Probes> = {}): Probes => ({
+  reachable: async () => true,
+  hasCommand: () => true,
+  readFile: () => undefined,
+  ...over,
+});
+const existing = (extra: Record<string, unknown> = {}) =>
+  parseStackConfig({ values: { cluster: { mode: "existing", kubeconfig: KUBECONFIG }, ...extra } });
+
+describe("preflight before up", () => {
+  it("finds the API server of the current or the chosen context", () => {
+    expect(apiServerOf(KUBECONFIG)).toBe("https://10.0.0.1:6443");
+    expect(apiServerOf(KUBECONFIG, "ctx-b")).toBe("https://api.example.test");
+    expect(endpoint("https://api.example.test")).toEqual({ host: "api.example.test", port: 443 });
+  });
+
+  it("passes when the cluster and Keycloak answer", async () => {
+    expect(await preflight(existing(), KUBECONFIG, probes())).toEqual([]);
+  });
+
+  it("names the kubeconfig key and the server that does not answer, never the kubeconfig", async () => {
+    const problems = await preflight(existing(), KUBECONFIG, probes({ reachable: async () => false }));
+    expect(problems).toEqual([
+      "mcp-gateway-stack:cluster.kubeconfig = (secret): its API server https://10.0.0.1:6443 is not reachable; start the cluster or fix the kubeconfig",
+    ]);
+  });
+
+  it("reports an unreachable Keycloak on an existing cluster", async () => {
+    const cfg = existing({ useCase: "oidc", keycloak: { adminPassword: "pw" } });
+    const problems = await preflight(
+      cfg,
+      KUBECONFIG,
+      probes({ reachable: async (host) => host !== "keycloak.127-0-0-1.sslip.io" }),
+    );
+    expect(problems).toEqual([
+      "mcp-gateway-stack:keycloak.url = 'https://keycloak.127-0-0-1.sslip.io:8002': Keycloak is not reachable there; start it or fix the URL",
+    ]);
+  });
+
+  it("reads a kubeconfig given as a path", async () => {
+    const seen: string[] = [];
+    const cfg = parseStackConfig({ values: { cluster: { mode: "existing", kubeconfig: "/home/u/.kube/config" } } });
+    await preflight(
+      cfg,
+      "/home/u/.kube/config",
+      probes({ readFile: () => KUBECONFIG, reachable: async (h, p) => (seen.push(`${h}:${p}`), true) }),
+    );
+    expect(seen).toEqual(["10.0.0.1:6443"]);
+  });
+
+  it("asks for git, make and docker or podman in kind mode", async () => {
+    const cfg = parseStackConfig({ values: {} });
+    const problems = await preflight(cfg, undefined, probes({ hasCommand: (c) => c === "git" }));
+    expect(problems).toEqual([
+      "mcp-gateway-stack:cluster.mode = 'kind': needs 'make' on PATH (the gateway's make targets run it)",
+      "mcp-gateway-stack:cluster.mode = 'kind': needs 'docker' or 'podman' on PATH to run the Kind cluster",
+    ]);
+  });
+
+  it("probes for real: an open loopback port answers, a closed one does not", async () => {
+    const server = net.createServer().listen(0, "127.0.0.1");
+    await new Promise((r) => server.once("listening", r));
+    const port = (server.address() as net.AddressInfo).port;
+    expect(await realProbes.reachable("127.0.0.1", port)).toBe(true);
+    server.close();
+    await new Promise((r) => server.once("close", r));
+    expect(await realProbes.reachable("127.0.0.1", port)).toBe(false);
+    expect(realProbes.hasCommand("sh")).toBe(true);
+    expect(realProbes.hasCommand("no-such-command-here")).toBe(false);
+  });
+});
