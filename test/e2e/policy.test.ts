@@ -28,7 +28,7 @@ describe("the policy pack in a real preview", () => {
       policyPackConfigs: [path.join(POLICY_PACK, "config.dev.json")],
     });
     expect(result.changeSummary.create).toBe(10);
-    expect(result.stdout).toContain("mcp-gateway-stack");
+    expect(result.stdout).toContain("mcp-gateway-stack@v0.1.0");
   });
 
   it("refuses a plan without an AuthPolicy when the policy config says the stack is oidc", async () => {

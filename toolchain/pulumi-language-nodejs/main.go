@@ -9,9 +9,10 @@
 // It implements only what preview/up/destroy of a Node.js/TypeScript program need, the same way
 // the real host does it: GetRequiredPackages scans node_modules for Pulumi resource packages, and
 // Run starts `node <nodeargs> @pulumi/pulumi/cmd/run --monitor ... <entrypoint>` with the stack
-// config in PULUMI_CONFIG. Not implemented (Unimplemented/no-op): dependency installation, the
-// synchronous-invoke pipes, debugging, codegen, packing, `pulumi about` details. Replace it with
-// the real host as soon as the module proxy serves that module.
+// config in PULUMI_CONFIG; RunPlugin starts policy packs (`pulumi preview --policy-pack`) with
+// `@pulumi/pulumi/cmd/run-policy-pack`. Not implemented (Unimplemented/no-op): dependency
+// installation, the synchronous-invoke pipes, debugging, codegen, packing, other plugin kinds,
+// `pulumi about` details. Replace it with the real host as soon as the module proxy serves it.
 package main
 
 import (
@@ -26,8 +27,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	sdk "github.com/pulumi/pulumi/sdk/v3"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
@@ -232,4 +236,108 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 		return &pulumirpc.RunResponse{Error: "could not run node: " + err.Error()}, nil
 	}
 	return &pulumirpc.RunResponse{}, nil
+}
+
+// RunPlugin exists because, when a language host is installed, the engine starts a policy pack
+// (`pulumi preview --policy-pack DIR`, PulumiPolicy.yaml `runtime: nodejs`) through it instead of
+// the old `pulumi-analyzer-policy` shim (sdk/v3 go/common/resource/plugin/analyzer_plugin.go).
+// Mirrors the real host (sdk/nodejs/cmd/pulumi-language-nodejs, v3.248.0), analyzers only: runs
+// `node @pulumi/pulumi/cmd/run-policy-pack [nodeargs] <engine> <policy dir>` in the policy dir
+// (run-policy-pack registers ts-node itself for index.ts) behind sdk.PolicyProxy, which takes the
+// engine's ConfigureStack first so the pack starts with PULUMI_CONFIG, PULUMI_NODEJS_STACK, ...
+// set, then proxies to the pack. The child's stdout/stderr (incl. the port line) and finally its
+// exit code are streamed back as RunPluginResponse messages.
+func (h *host) RunPlugin(
+	req *pulumirpc.RunPluginRequest, server pulumirpc.LanguageRuntime_RunPluginServer,
+) error {
+	if req.GetKind() != string(apitype.AnalyzerPlugin) {
+		return fmt.Errorf("this stand-in language host only runs policy packs, not %q plugins", req.GetKind())
+	}
+	ctx, dir := server.Context(), req.GetInfo().GetProgramDirectory()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		return fmt.Errorf("could not find node on the $PATH: %w", err)
+	}
+	resolve := exec.CommandContext(ctx, node, "-e", `console.log(require.resolve("@pulumi/pulumi/cmd/run-policy-pack"))`)
+	resolve.Dir = dir
+	runPath, err := resolve.Output()
+	if err != nil {
+		return fmt.Errorf("cannot find @pulumi/pulumi/cmd/run-policy-pack from %s (run npm ci)", dir)
+	}
+	// gRPC forbids concurrent Send on one stream; stdout and stderr are copied by separate goroutines.
+	var mu sync.Mutex
+	send := func(r *pulumirpc.RunPluginResponse) error {
+		mu.Lock()
+		defer mu.Unlock()
+		return server.Send(r)
+	}
+	var stdout io.Writer = sendWriter(func(b []byte) error {
+		return send(&pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Stdout{Stdout: b}})
+	})
+	stderr := sendWriter(func(b []byte) error {
+		return send(&pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Stderr{Stderr: b}})
+	})
+
+	opts := req.GetInfo().GetOptions().AsMap()
+	args := []string{strings.TrimSpace(string(runPath))}
+	if na, ok := opts["nodeargs"].(string); ok {
+		args = append(args, strings.Fields(na)...)
+	}
+	args = append(append(args, req.GetArgs()...), dir) // args = [engine address]; the pack dir goes last
+	env := req.GetEnv()
+	if len(env) == 0 {
+		env = os.Environ()
+	}
+	if tc, ok := opts["tsconfig"].(string); ok && tc != "" {
+		env = append(env, "PULUMI_NODEJS_TSCONFIG_PATH="+tc)
+	}
+
+	proxy, stdout, err := sdk.NewPolicyProxy(ctx, stdout) // prints the proxy's port for the engine
+	if err != nil {
+		return fmt.Errorf("could not start policy pack proxy: %w", err)
+	}
+	stack, err := proxy.AwaitConfiguration(ctx)
+	if err != nil {
+		return fmt.Errorf("could not get stack configuration: %w", err)
+	}
+	if stack != nil {
+		cfg := ""
+		if stack.GetConfig() != nil {
+			b, _ := json.Marshal(stack.GetConfig())
+			cfg = string(b)
+		}
+		for k, v := range map[string]string{
+			"PULUMI_NODEJS_ORGANIZATION": stack.GetOrganization(), "PULUMI_NODEJS_PROJECT": stack.GetProject(),
+			"PULUMI_NODEJS_STACK": stack.GetStack(), "PULUMI_NODEJS_DRY_RUN": strconv.FormatBool(stack.GetDryRun()),
+			"PULUMI_CONFIG": cfg,
+		} {
+			if v != "" {
+				env = append(env, k+"="+v)
+			}
+		}
+	}
+
+	cmd := exec.CommandContext(ctx, node, args...)
+	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = dir, env, stdout, stderr
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("could not run node: %w", err)
+	}
+	code := 0
+	if err := proxy.Attach(ctx, cmd); err != nil { // waits for the pack to exit
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			return err
+		}
+		code = ee.ExitCode()
+	}
+	return send(&pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Exitcode{Exitcode: int32(code)}})
+}
+
+type sendWriter func([]byte) error
+
+func (w sendWriter) Write(b []byte) (int, error) { // Send serializes b before it returns
+	if err := w(b); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }

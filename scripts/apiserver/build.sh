@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Builds etcd and kube-apiserver from the Go module proxy (no release download site is reachable
+# here), for a loopback API server the end-to-end tests use (scripts/apiserver/start.sh).
+# Binaries are cached outside the repo, keyed by version and by the build module's files, so a
+# second run starts no go command and takes well under a second.
+#
+#   scripts/apiserver/build.sh            # prints the binaries' paths; writes $OUT/env.sh
+#
+# Versions are those pinned in the build modules: toolchain/kube-apiserver/go.mod
+# (k8s.io/kubernetes) and toolchain/etcd/go.mod (go.etcd.io/etcd/server/v3).
+# MCP_APISERVER_KUBE_VERSION=1.36.3 / MCP_APISERVER_ETCD_VERSION=3.6.8 build another version from
+# a copy of the module regenerated in the cache.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+OUT=${MCP_STACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mcp-gateway-stack}/apiserver
+T0=$(date +%s)
+mkdir -p "$OUT/logs" "$OUT/src"
+
+log() { echo "apiserver-build: $*" >&2; }
+die() { # die COMPONENT VERSION MESSAGE
+	echo "apiserver-build: ERROR [$1 $2]: $3" >&2
+	exit 1
+}
+command -v go >/dev/null || die go - "go not found on PATH: install Go >= 1.25 (k8s.io/kubernetes v1.35 needs it)"
+# -trimpath: no local paths in the binaries; the go line of each module must be met by this Go.
+export GOFLAGS="${GOFLAGS:-} -trimpath" GOTOOLCHAIN=${GOTOOLCHAIN:-local}
+
+# Version of MODULE required in a go.mod (without the v).
+required() { awk -v m="$2" '($1 == m && $2 != "=>") || ($1 == "require" && $2 == m) { v = ($1 == m) ? $2 : $3 } END { sub(/^v/, "", v); print v }' "$1"; }
+
+# Module's go.mod from the proxy (for the override path): prints its path, fails clearly.
+modfile() {
+	local out
+	out=$(go mod download -json "$2@v$3" 2>&1) || die "$1" "$3" "the Go module proxy does not serve $2@v$3:
+  $(echo "$out" | sed -n 's/.*"Error": "\(.*\)".*/\1/p' | head -1)
+  -> pick a served version: go list -m -versions $2"
+	echo "$out" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p'
+}
+
+# build NAME VERSION MODULE_DIR PACKAGE LDFLAGS: go build into $OUT/bin-NAME-VERSION/NAME unless
+# the stamp (version, ldflags, hash of the module's go.mod/go.sum/tools.go) says it is there.
+build() {
+	local name=$1 v=$2 dir=$3 pkg=$4 ld=$5 bin=$OUT/bin-$1-$2/$1 logf=$OUT/logs/$1-$2.log st
+	st="$v $(cat "$dir"/go.mod "$dir"/go.sum "$dir"/tools.go | sha256sum | cut -c1-16) $ld"
+	if [[ -x $bin && -f $bin.stamp && $(cat "$bin.stamp") == "$st" ]]; then
+		log "$name $v cached: $bin"
+		return
+	fi
+	log "building $name $v ($pkg), log: $logf (cold: several minutes on 2 cores)"
+	local t
+	t=$(date +%s)
+	mkdir -p "$(dirname "$bin")"
+	if ! (cd "$dir" && go build -ldflags "-s -w $ld" -o "$bin.tmp" "$pkg") >"$logf" 2>&1; then
+		tail -n 25 "$logf" >&2
+		die "$name" "$v" "go build $pkg failed in $dir (full log: $logf).
+  A 'requires go >=' line means a newer Go is needed; a download error means the proxy lacks a module:
+  choose another version (see the header of $0)"
+	fi
+	mv "$bin.tmp" "$bin" && echo "$st" >"$bin.stamp" && echo $(($(date +%s) - t)) >"$bin.seconds"
+	log "built $name $v in $(cat "$bin.seconds")s"
+}
+
+# --- kube-apiserver ---------------------------------------------------------------------------
+KDIR=$ROOT/toolchain/kube-apiserver
+KV=$(required "$KDIR/go.mod" k8s.io/kubernetes)
+if [[ -n ${MCP_APISERVER_KUBE_VERSION:-} && ${MCP_APISERVER_KUBE_VERSION#v} != "$KV" ]]; then
+	KV=${MCP_APISERVER_KUBE_VERSION#v}
+	KDIR=$OUT/src/kube-apiserver-$KV
+	if [[ ! -f $KDIR/go.sum ]]; then
+		# Same recipe as the committed module: require k8s.io/kubernetes and replace each staging
+		# module (./staging/... upstream) with its published v0.<minor>.<patch>.
+		up=$(modfile kube-apiserver "$KV" k8s.io/kubernetes)
+		rm -rf "$KDIR" && mkdir -p "$KDIR" && cp "$ROOT/toolchain/kube-apiserver/tools.go" "$KDIR/"
+		{
+			printf 'module mcp-gateway-stack/toolchain/kube-apiserver\n\ngo %s\n\nrequire k8s.io/kubernetes v%s\n\nreplace (\n' \
+				"$(awk '$1 == "go" { print $2 }' "$up")" "$KV"
+			awk -v s="v0.${KV#*.}" '$2 == "=>" && $3 ~ /^\.\/staging\// { printf "\t%s => %s %s\n", $1, $1, s }' "$up"
+			echo ")"
+		} >"$KDIR/go.mod"
+		(cd "$KDIR" && go mod tidy) >"$OUT/logs/kube-apiserver-$KV.tidy.log" 2>&1 ||
+			{ rm -f "$KDIR/go.sum"; die kube-apiserver "$KV" "go mod tidy failed (log: $OUT/logs/kube-apiserver-$KV.tidy.log); a staging module may not be published at v0.${KV#*.}"; }
+	fi
+fi
+# What `kubectl version` and clients see (upstream sets the same variables in hack/lib/version.sh);
+# without them the server reports v0.0.0-master.
+KLD=""
+for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+	KLD+=" -X $p.gitVersion=v$KV -X $p.gitMajor=${KV%%.*} -X $p.gitMinor=$(echo "$KV" | cut -d. -f2) -X $p.gitTreeState=clean"
+done
+build kube-apiserver "$KV" "$KDIR" k8s.io/kubernetes/cmd/kube-apiserver "${KLD# }"
+
+# --- etcd -------------------------------------------------------------------------------------
+EDIR=$ROOT/toolchain/etcd
+EV=$(required "$EDIR/go.mod" go.etcd.io/etcd/server/v3)
+if [[ -n ${MCP_APISERVER_ETCD_VERSION:-} && ${MCP_APISERVER_ETCD_VERSION#v} != "$EV" ]]; then
+	EV=${MCP_APISERVER_ETCD_VERSION#v}
+	EDIR=$OUT/src/etcd-$EV
+	if [[ ! -f $EDIR/go.sum ]]; then
+		modfile etcd "$EV" go.etcd.io/etcd/server/v3 >/dev/null
+		rm -rf "$EDIR" && mkdir -p "$EDIR" && cp "$ROOT"/toolchain/etcd/{go.mod,tools.go} "$EDIR/"
+		# server/v3's go.mod replaces its sibling modules with ../: require them all at one version.
+		reqs=() && for m in server/v3 api/v3 client/pkg/v3 client/v3 pkg/v3; do reqs+=("-require=go.etcd.io/etcd/$m@v$EV"); done
+		(cd "$EDIR" && go mod edit "${reqs[@]}" &&
+			go mod tidy) >"$OUT/logs/etcd-$EV.tidy.log" 2>&1 ||
+			{ rm -f "$EDIR/go.sum"; die etcd "$EV" "go mod tidy failed (log: $OUT/logs/etcd-$EV.tidy.log)"; }
+	fi
+fi
+# kube-apiserver talks to etcd with the client its go.mod requires: keep the server on that minor.
+KE=$(required "$KDIR/go.mod" go.etcd.io/etcd/client/v3)
+[[ ${EV%.*} == "${KE%.*}" ]] || log "WARNING: etcd $EV with kube-apiserver $KV, whose etcd client is $KE: use etcd ${KE%.*}.x (MCP_APISERVER_ETCD_VERSION=$KE)"
+build etcd "$EV" "$EDIR" go.etcd.io/etcd/server/v3 ""
+
+# --- outputs ----------------------------------------------------------------------------------
+cat >"$OUT/env.sh" <<EOF
+# Written by scripts/apiserver/build.sh; read by scripts/apiserver/start.sh.
+export KUBE_APISERVER_BIN="$OUT/bin-kube-apiserver-$KV/kube-apiserver" KUBE_APISERVER_VERSION="$KV"
+export ETCD_BIN="$OUT/bin-etcd-$EV/etcd" ETCD_VERSION="$EV"
+EOF
+log "done in $(($(date +%s) - T0))s: kube-apiserver $KV (cold build $(cat "$OUT/bin-kube-apiserver-$KV/kube-apiserver.seconds")s), etcd $EV (cold build $(cat "$OUT/bin-etcd-$EV/etcd.seconds")s)"
+grep ^export "$OUT/env.sh"

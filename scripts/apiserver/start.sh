@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Starts etcd and kube-apiserver on loopback, for tests that need the Kubernetes API only (CRDs,
+# server-side apply, RBAC objects): no kubelet, controller-manager or scheduler runs, so nothing
+# reconciles (no pods, no Deployment rollouts, no ServiceAccount tokens controller).
+#
+#   eval "$(scripts/apiserver/start.sh)"   # stdout: KUBECONFIG=... APISERVER_DIR=... pids, URL, token
+#   scripts/apiserver/stop.sh               # stops the last one started (or: stop.sh "$APISERVER_DIR")
+#
+# Everything lives in a fresh temp dir (etcd data, keys, certs, logs, kubeconfig); ports are free
+# loopback ports picked at start. Needs the binaries of scripts/apiserver/build.sh, openssl, curl, node.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+OUT=${MCP_STACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mcp-gateway-stack}/apiserver
+TIMEOUT=${MCP_APISERVER_START_TIMEOUT:-30}
+T0=$(date +%s.%N)
+log() { echo "apiserver-start: $*" >&2; }
+die() {
+	log "ERROR: $*"
+	exit 1
+}
+
+[[ -f $OUT/env.sh ]] || die "no binaries: run scripts/apiserver/build.sh first ($OUT/env.sh missing)"
+# shellcheck source=/dev/null
+. "$OUT/env.sh"
+for b in "$ETCD_BIN" "$KUBE_APISERVER_BIN"; do [[ -x $b ]] || die "$b missing: run scripts/apiserver/build.sh"; done
+for c in openssl curl node; do command -v $c >/dev/null || die "$c not found (apt-get install $c)"; done
+
+D=$(mktemp -d "${TMPDIR:-/tmp}/mcp-apiserver.XXXXXX")
+# On any failure below: stop what was started and remove the dir, showing the logs' tails.
+fail() {
+	log "ERROR: $*"
+	for f in "$D"/*.log; do [[ -f $f ]] && { log "--- tail of $f"; tail -n 15 "$f" >&2; }; done
+	"$HERE/stop.sh" "$D" >&2 || true
+	exit 1
+}
+
+# Three free loopback ports at once (the kernel picks them; a race with another process is possible
+# but unlikely, and would show as a bind error in the logs).
+read -r EP PP SP < <(node -e '
+	const net = require("net"); const ports = [];
+	const next = () => { const s = net.createServer().listen(0, "127.0.0.1", () => {
+		ports.push(s.address().port); if (ports.length < 3) next(); else console.log(ports.join(" ")); }); };
+	next();')
+[[ -n $SP ]] || fail "could not pick free ports"
+
+# Credentials: one static admin token (group system:masters passes RBAC), and the RSA key pair the
+# apiserver signs and verifies service-account tokens with (its flags require one).
+TOKEN=$(openssl rand -hex 32)
+echo "$TOKEN,admin,admin,\"system:masters\"" >"$D/tokens.csv"
+{ openssl genrsa -out "$D/sa.key" 2048 && openssl rsa -in "$D/sa.key" -pubout -out "$D/sa.pub"; } 2>/dev/null ||
+	fail "openssl could not generate the service-account key"
+
+# etcd: single member, loopback only; no fsync because the data is thrown away anyway.
+# setsid: the servers outlive this script and get no signal from its terminal.
+setsid "$ETCD_BIN" --name default --data-dir "$D/etcd" --unsafe-no-fsync \
+	--listen-client-urls "http://127.0.0.1:$EP" --advertise-client-urls "http://127.0.0.1:$EP" \
+	--listen-peer-urls "http://127.0.0.1:$PP" --initial-advertise-peer-urls "http://127.0.0.1:$PP" \
+	--initial-cluster "default=http://127.0.0.1:$PP" --log-level warn \
+	</dev/null >"$D/etcd.log" 2>&1 &
+echo $! >"$D/etcd.pid"
+for _ in $(seq 100); do
+	curl -fsS "http://127.0.0.1:$EP/health" >/dev/null 2>&1 && break
+	kill -0 "$(cat "$D/etcd.pid")" 2>/dev/null || fail "etcd exited"
+	sleep 0.1
+done
+curl -fsS "http://127.0.0.1:$EP/health" >/dev/null 2>&1 || fail "etcd not healthy after 10s"
+
+# kube-apiserver: serving cert self-signed into --cert-dir (CA + cert for 127.0.0.1, localhost).
+# The service CIDR and SA issuer are configuration values only: nothing is routed there.
+setsid "$KUBE_APISERVER_BIN" --etcd-servers "http://127.0.0.1:$EP" \
+	--bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$SP" --cert-dir "$D/certs" \
+	--token-auth-file "$D/tokens.csv" --authorization-mode RBAC \
+	--service-account-issuer https://kubernetes.default.svc.cluster.local \
+	--service-account-key-file "$D/sa.pub" --service-account-signing-key-file "$D/sa.key" \
+	--service-cluster-ip-range 10.96.0.0/16 --profiling=false \
+	</dev/null >"$D/kube-apiserver.log" 2>&1 &
+echo $! >"$D/kube-apiserver.pid"
+
+URL=https://127.0.0.1:$SP
+CRT=$D/certs/apiserver.crt
+deadline=$(($(date +%s) + TIMEOUT))
+until [[ -f $CRT ]] && curl -fsS --cacert "$CRT" -H "Authorization: Bearer $TOKEN" "$URL/readyz" >/dev/null 2>&1; do
+	kill -0 "$(cat "$D/kube-apiserver.pid")" 2>/dev/null || fail "kube-apiserver exited"
+	(($(date +%s) < deadline)) || fail "kube-apiserver not ready after ${TIMEOUT}s ($URL/readyz)"
+	sleep 0.2
+done
+
+# apiserver.crt holds the serving cert followed by the CA that signed it: good as a CA bundle.
+cat >"$D/kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: loopback
+  cluster:
+    server: $URL
+    certificate-authority-data: $(base64 -w0 "$CRT")
+users:
+- name: admin
+  user:
+    token: $TOKEN
+contexts:
+- name: loopback
+  context: {cluster: loopback, user: admin}
+current-context: loopback
+EOF
+cat >"$D/env" <<EOF
+KUBECONFIG=$D/kubeconfig
+APISERVER_DIR=$D
+APISERVER_URL=$URL
+APISERVER_CA=$CRT
+APISERVER_TOKEN=$TOKEN
+APISERVER_PID=$(cat "$D/kube-apiserver.pid")
+ETCD_PID=$(cat "$D/etcd.pid")
+ETCD_URL=http://127.0.0.1:$EP
+EOF
+echo "$D" >"$OUT/current" # default for stop.sh and crds.sh
+log "kube-apiserver $KUBE_APISERVER_VERSION + etcd $ETCD_VERSION ready at $URL in $(awk "BEGIN { printf \"%.1f\", $(date +%s.%N) - $T0 }")s; logs in $D"
+while IFS='=' read -r k v; do printf 'export %s=%q\n' "$k" "$v"; done <"$D/env"

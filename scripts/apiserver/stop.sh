@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Stops the kube-apiserver and etcd of scripts/apiserver/start.sh and removes their temp dir.
+#   scripts/apiserver/stop.sh [DIR]   # DIR: APISERVER_DIR printed by start.sh; default: the last started
+set -euo pipefail
+
+OUT=${MCP_STACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mcp-gateway-stack}/apiserver
+D=${1:-${APISERVER_DIR:-$(cat "$OUT/current" 2>/dev/null || true)}}
+[[ -n $D ]] || { echo "apiserver-stop: nothing to stop (no DIR given, no $OUT/current)" >&2; exit 0; }
+# Refuse to delete anything start.sh did not make.
+[[ $(basename "$D") == mcp-apiserver.* ]] || { echo "apiserver-stop: ERROR: $D is not a start.sh dir" >&2; exit 1; }
+
+# stop NAME: TERM, up to 10 s to exit, then KILL. Only a process whose command line names $D
+# (its data or cert dir), so a pid reused by another process is left alone.
+stop() {
+	local pid
+	pid=$(cat "$D/$1.pid" 2>/dev/null) || return 0
+	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$D/" || return 0
+	kill "$pid" 2>/dev/null || return 0
+	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+	kill -KILL "$pid" 2>/dev/null || true
+}
+stop kube-apiserver # first, so it does not log etcd errors while shutting down
+stop etcd
+rm -rf "$D"
+[[ $(cat "$OUT/current" 2>/dev/null) != "$D" ]] || rm -f "$OUT/current"
+echo "apiserver-stop: stopped and removed $D" >&2
