@@ -33,7 +33,7 @@ required() { awk -v m="$2" '($1 == m && $2 != "=>") || ($1 == "require" && $2 ==
 modfile() {
 	local out
 	out=$(go mod download -json "$2@v$3" 2>&1) || die "$1" "$3" "the Go module proxy does not serve $2@v$3:
-  $(echo "$out" | sed -n 's/.*"Error": "\(.*\)".*/\1/p' | head -1)
+  $(printf '%b' "$(echo "$out" | sed -n 's/.*"Error": "\(.*\)".*/\1/p' | head -1)")
   -> pick a served version: go list -m -versions $2"
 	echo "$out" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p'
 }
@@ -70,7 +70,7 @@ if [[ -n ${MCP_APISERVER_KUBE_VERSION:-} && ${MCP_APISERVER_KUBE_VERSION#v} != "
 	if [[ ! -f $KDIR/go.sum ]]; then
 		# Same recipe as the committed module: require k8s.io/kubernetes and replace each staging
 		# module (./staging/... upstream) with its published v0.<minor>.<patch>.
-		up=$(modfile kube-apiserver "$KV" k8s.io/kubernetes)
+		up=$(modfile kube-apiserver k8s.io/kubernetes "$KV")
 		rm -rf "$KDIR" && mkdir -p "$KDIR" && cp "$ROOT/toolchain/kube-apiserver/tools.go" "$KDIR/"
 		{
 			printf 'module mcp-gateway-stack/toolchain/kube-apiserver\n\ngo %s\n\nrequire k8s.io/kubernetes v%s\n\nreplace (\n' \
@@ -97,7 +97,7 @@ if [[ -n ${MCP_APISERVER_ETCD_VERSION:-} && ${MCP_APISERVER_ETCD_VERSION#v} != "
 	EV=${MCP_APISERVER_ETCD_VERSION#v}
 	EDIR=$OUT/src/etcd-$EV
 	if [[ ! -f $EDIR/go.sum ]]; then
-		modfile etcd "$EV" go.etcd.io/etcd/server/v3 >/dev/null
+		modfile etcd go.etcd.io/etcd/server/v3 "$EV" >/dev/null
 		rm -rf "$EDIR" && mkdir -p "$EDIR" && cp "$ROOT"/toolchain/etcd/{go.mod,tools.go} "$EDIR/"
 		# server/v3's go.mod replaces its sibling modules with ../: require them all at one version.
 		reqs=() && for m in server/v3 api/v3 client/pkg/v3 client/v3 pkg/v3; do reqs+=("-require=go.etcd.io/etcd/$m@v$EV"); done

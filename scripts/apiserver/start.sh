@@ -35,13 +35,13 @@ fail() {
 	exit 1
 }
 
-# Three free loopback ports at once (the kernel picks them; a race with another process is possible
-# but unlikely, and would show as a bind error in the logs).
+# Three free loopback ports: held open together (so they differ), then released for the servers.
+# A race with another process binding one meanwhile is possible but rare: it shows as a bind error.
 read -r EP PP SP < <(node -e '
-	const net = require("net"); const ports = [];
-	const next = () => { const s = net.createServer().listen(0, "127.0.0.1", () => {
-		ports.push(s.address().port); if (ports.length < 3) next(); else console.log(ports.join(" ")); }); };
-	next();')
+	const net = require("net");
+	const open = () => new Promise((ok) => { const s = net.createServer().listen(0, "127.0.0.1", () => ok(s)); });
+	Promise.all([open(), open(), open()]).then((ss) => {
+		console.log(ss.map((s) => s.address().port).join(" ")); ss.forEach((s) => s.close()); });')
 [[ -n $SP ]] || fail "could not pick free ports"
 
 # Credentials: one static admin token (group system:masters passes RBAC), and the RSA key pair the
@@ -53,18 +53,18 @@ echo "$TOKEN,admin,admin,\"system:masters\"" >"$D/tokens.csv"
 
 # etcd: single member, loopback only; no fsync because the data is thrown away anyway.
 # setsid: the servers outlive this script and get no signal from its terminal.
-setsid "$ETCD_BIN" --name default --data-dir "$D/etcd" --unsafe-no-fsync \
+setsid "$ETCD_BIN" --name mcp --data-dir "$D/etcd" --unsafe-no-fsync \
 	--listen-client-urls "http://127.0.0.1:$EP" --advertise-client-urls "http://127.0.0.1:$EP" \
 	--listen-peer-urls "http://127.0.0.1:$PP" --initial-advertise-peer-urls "http://127.0.0.1:$PP" \
-	--initial-cluster "default=http://127.0.0.1:$PP" --log-level warn \
+	--initial-cluster "mcp=http://127.0.0.1:$PP" --log-level warn \
 	</dev/null >"$D/etcd.log" 2>&1 &
 echo $! >"$D/etcd.pid"
 for _ in $(seq 100); do
-	curl -fsS "http://127.0.0.1:$EP/health" >/dev/null 2>&1 && break
+	curl -fsS -m 2 "http://127.0.0.1:$EP/health" >/dev/null 2>&1 && break
 	kill -0 "$(cat "$D/etcd.pid")" 2>/dev/null || fail "etcd exited"
 	sleep 0.1
 done
-curl -fsS "http://127.0.0.1:$EP/health" >/dev/null 2>&1 || fail "etcd not healthy after 10s"
+curl -fsS -m 2 "http://127.0.0.1:$EP/health" >/dev/null 2>&1 || fail "etcd not healthy after 10s"
 
 # kube-apiserver: serving cert self-signed into --cert-dir (CA + cert for 127.0.0.1, localhost).
 # The service CIDR and SA issuer are configuration values only: nothing is routed there.
@@ -80,7 +80,7 @@ echo $! >"$D/kube-apiserver.pid"
 URL=https://127.0.0.1:$SP
 CRT=$D/certs/apiserver.crt
 deadline=$(($(date +%s) + TIMEOUT))
-until [[ -f $CRT ]] && curl -fsS --cacert "$CRT" -H "Authorization: Bearer $TOKEN" "$URL/readyz" >/dev/null 2>&1; do
+until [[ -f $CRT ]] && curl -fsS -m 2 --cacert "$CRT" -H "Authorization: Bearer $TOKEN" "$URL/readyz" >/dev/null 2>&1; do
 	kill -0 "$(cat "$D/kube-apiserver.pid")" 2>/dev/null || fail "kube-apiserver exited"
 	(($(date +%s) < deadline)) || fail "kube-apiserver not ready after ${TIMEOUT}s ($URL/readyz)"
 	sleep 0.2
