@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Builds etcd and kube-apiserver from the Go module proxy (no release download site is reachable
-# here), for a loopback API server the end-to-end tests use (scripts/apiserver/start.sh).
+# Builds etcd, kube-apiserver and kube-controller-manager from the Go module proxy (no release
+# download site is reachable here), for a loopback API server the end-to-end tests use
+# (scripts/apiserver/start.sh; the controller-manager runs only the garbage collector and the
+# namespace controller). Both Kubernetes binaries come from one module, so they share its Go build
+# cache: the controller-manager adds only its own packages.
 # Binaries are cached outside the repo, keyed by version and by the build module's files, so a
 # second run starts no go command and takes well under a second.
 #
@@ -67,7 +70,8 @@ KV=$(required "$KDIR/go.mod" k8s.io/kubernetes)
 if [[ -n ${MCP_APISERVER_KUBE_VERSION:-} && ${MCP_APISERVER_KUBE_VERSION#v} != "$KV" ]]; then
 	KV=${MCP_APISERVER_KUBE_VERSION#v}
 	KDIR=$OUT/src/kube-apiserver-$KV
-	if [[ ! -f $KDIR/go.sum ]]; then
+	# (Re)generated when missing or made from another tools.go (e.g. before kube-controller-manager).
+	if [[ ! -f $KDIR/go.sum ]] || ! cmp -s "$ROOT/toolchain/kube-apiserver/tools.go" "$KDIR/tools.go"; then
 		# Same recipe as the committed module: require k8s.io/kubernetes and replace each staging
 		# module (./staging/... upstream) with its published v0.<minor>.<patch>.
 		up=$(modfile kube-apiserver k8s.io/kubernetes "$KV")
@@ -89,6 +93,7 @@ for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 	KLD+=" -X $p.gitVersion=v$KV -X $p.gitMajor=${KV%%.*} -X $p.gitMinor=$(echo "$KV" | cut -d. -f2) -X $p.gitTreeState=clean"
 done
 build kube-apiserver "$KV" "$KDIR" k8s.io/kubernetes/cmd/kube-apiserver "${KLD# }"
+build kube-controller-manager "$KV" "$KDIR" k8s.io/kubernetes/cmd/kube-controller-manager "${KLD# }"
 
 # --- etcd -------------------------------------------------------------------------------------
 EDIR=$ROOT/toolchain/etcd
@@ -115,7 +120,10 @@ build etcd "$EV" "$EDIR" go.etcd.io/etcd/server/v3 ""
 cat >"$OUT/env.sh" <<EOF
 # Written by scripts/apiserver/build.sh; read by scripts/apiserver/start.sh.
 export KUBE_APISERVER_BIN="$OUT/bin-kube-apiserver-$KV/kube-apiserver" KUBE_APISERVER_VERSION="$KV"
+export KUBE_CONTROLLER_MANAGER_BIN="$OUT/bin-kube-controller-manager-$KV/kube-controller-manager"
 export ETCD_BIN="$OUT/bin-etcd-$EV/etcd" ETCD_VERSION="$EV"
 EOF
-log "done in $(($(date +%s) - T0))s: kube-apiserver $KV (cold build $(cat "$OUT/bin-kube-apiserver-$KV/kube-apiserver.seconds")s), etcd $EV (cold build $(cat "$OUT/bin-etcd-$EV/etcd.seconds")s)"
+secs() { cat "$OUT/bin-$1-$2/$1.seconds" 2>/dev/null || echo '?'; }
+# Seconds of each binary's last build (cold: first build with an empty Go build cache).
+log "done in $(($(date +%s) - T0))s; last builds: kube-apiserver $KV $(secs kube-apiserver "$KV")s, kube-controller-manager $KV $(secs kube-controller-manager "$KV")s (after kube-apiserver, sharing its build cache), etcd $EV $(secs etcd "$EV")s"
 grep ^export "$OUT/env.sh"

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Starts etcd and kube-apiserver on loopback, for tests that need the Kubernetes API only (CRDs,
-# server-side apply, RBAC objects): no kubelet, controller-manager or scheduler runs, so nothing
-# reconciles (no pods, no Deployment rollouts, no ServiceAccount tokens controller).
+# Starts etcd, kube-apiserver and kube-controller-manager on loopback, for tests that need the
+# Kubernetes API only (CRDs, server-side apply, RBAC objects). The controller-manager runs only the
+# garbage collector (foreground/background deletion, ownerReferences) and the namespace controller
+# (deleted namespaces go away); no kubelet or scheduler runs and nothing else reconciles (no pods,
+# no Deployment rollouts, no ServiceAccount tokens). MCP_APISERVER_CONTROLLERS=none: API only;
+# MCP_APISERVER_CONTROLLERS=a,b: another --controllers list.
 #
 #   eval "$(scripts/apiserver/start.sh)"   # stdout: KUBECONFIG=... APISERVER_DIR=... pids, URL, token
 #   scripts/apiserver/stop.sh               # stops the last one started (or: stop.sh "$APISERVER_DIR")
@@ -23,7 +26,10 @@ die() {
 [[ -f $OUT/env.sh ]] || die "no binaries: run scripts/apiserver/build.sh first ($OUT/env.sh missing)"
 # shellcheck source=/dev/null
 . "$OUT/env.sh"
-for b in "$ETCD_BIN" "$KUBE_APISERVER_BIN"; do [[ -x $b ]] || die "$b missing: run scripts/apiserver/build.sh"; done
+bins=("$ETCD_BIN" "$KUBE_APISERVER_BIN")
+CONTROLLERS=${MCP_APISERVER_CONTROLLERS:-garbage-collector-controller,namespace-controller}
+[[ $CONTROLLERS == none ]] || bins+=("${KUBE_CONTROLLER_MANAGER_BIN:-kube-controller-manager (not in $OUT/env.sh)}")
+for b in "${bins[@]}"; do [[ -x $b ]] || die "$b missing: run scripts/apiserver/build.sh"; done
 for c in openssl curl node; do command -v $c >/dev/null || die "$c not found (apt-get install $c)"; done
 
 D=$(mktemp -d "${TMPDIR:-/tmp}/mcp-apiserver.XXXXXX")
@@ -104,6 +110,15 @@ contexts:
   context: {cluster: loopback, user: admin}
 current-context: loopback
 EOF
+
+# kube-controller-manager with only CONTROLLERS (controllers.sh; crds.sh restarts it).
+KCM_PID=
+if [[ $CONTROLLERS != none ]]; then
+	echo "$CONTROLLERS" >"$D/controllers"
+	"$HERE/controllers.sh" "$D" || fail "kube-controller-manager did not start"
+	KCM_PID=$(cat "$D/kube-controller-manager.pid")
+fi
+
 cat >"$D/env" <<EOF
 KUBECONFIG=$D/kubeconfig
 APISERVER_DIR=$D
@@ -112,8 +127,9 @@ APISERVER_CA=$CRT
 APISERVER_TOKEN=$TOKEN
 APISERVER_PID=$(cat "$D/kube-apiserver.pid")
 ETCD_PID=$(cat "$D/etcd.pid")
+KUBE_CONTROLLER_MANAGER_PID=$KCM_PID
 ETCD_URL=http://127.0.0.1:$EP
 EOF
 echo "$D" >"$OUT/current" # default for stop.sh and crds.sh
-log "kube-apiserver $KUBE_APISERVER_VERSION + etcd $ETCD_VERSION ready at $URL in $(awk "BEGIN { printf \"%.1f\", $(date +%s.%N) - $T0 }")s; logs in $D"
+log "kube-apiserver $KUBE_APISERVER_VERSION + etcd $ETCD_VERSION${KCM_PID:+ + kube-controller-manager ($CONTROLLERS)} ready at $URL in $(awk "BEGIN { printf \"%.1f\", $(date +%s.%N) - $T0 }")s; logs in $D"
 while IFS='=' read -r k v; do printf 'export %s=%q\n' "$k" "$v"; done <"$D/env"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Stops the kube-apiserver and etcd of scripts/apiserver/start.sh and removes their temp dir.
+# Stops the kube-controller-manager, kube-apiserver and etcd of scripts/apiserver/start.sh and
+# removes their temp dir.
 #   scripts/apiserver/stop.sh [DIR]   # DIR: APISERVER_DIR printed by start.sh; default: the last started
 set -euo pipefail
 
@@ -14,12 +15,13 @@ D=${1:-${APISERVER_DIR:-$(cat "$OUT/current" 2>/dev/null || true)}}
 stop() {
 	local pid
 	pid=$(cat "$D/$1.pid" 2>/dev/null) || return 0
-	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$D/" || return 0
+	tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF "$D/" || return 0
 	kill "$pid" 2>/dev/null || return 0
 	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
 	kill -KILL "$pid" 2>/dev/null || true
 }
-stop kube-apiserver # first, so it does not log etcd errors while shutting down
+stop kube-controller-manager # first: it would log connection errors without its apiserver
+stop kube-apiserver          # before etcd, so it does not log etcd errors while shutting down
 stop etcd
 rm -rf "$D"
 [[ $(cat "$OUT/current" 2>/dev/null) != "$D" ]] || rm -f "$OUT/current"
