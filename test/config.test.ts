@@ -242,6 +242,6 @@ describe("config sources", () => {
     );
     const cfg = loadStackConfig();
     expect(cfg.useCase).toBe("oidc");
-    expect(pulumi.isSecret(cfg.keycloak!.adminPassword)).resolves.toBe(true);
+    await expect(pulumi.isSecret(cfg.keycloak!.adminPassword)).resolves.toBe(true);
   });
 });
