@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", ".cache/", ".mcp-gateway/", "scripts/**/*.mjs"] },
+  { ignores: ["node_modules/", ".cache/", ".mcp-gateway/", "testbed/**/*.mjs"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

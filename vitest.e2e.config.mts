@@ -1,6 +1,6 @@
 import { defineConfig } from "vitest/config";
 
-// The real-engine tests: run by `npm run test:e2e` after scripts/toolchain/build.sh.
+// The real-engine tests: run by `npm run test:e2e` after testbed/toolchain/build.sh.
 export default defineConfig({
   test: {
     include: ["test/e2e/**/*.test.ts"],

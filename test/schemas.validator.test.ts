@@ -24,7 +24,7 @@ const mcpServer = inMcpTest(guideManifests.MCPServer);
 const authPolicy = guideManifests.AuthPolicy;
 const clusterRoleBinding = guideManifests.ClusterRoleBinding;
 // No registry serves the gateway's Go module: without a local clone the MCPServer CRD is missing
-// and its cases report themselves skipped (scripts/crds/pins.json says why).
+// and its cases report themselves skipped (testbed/crds/pins.json says why).
 const mcpServerCrd = crdCached("MCPServer");
 const needsCrd = (what: string) => !mcpServerCrd && what.includes("MCPServer");
 

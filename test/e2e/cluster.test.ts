@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT, scratchStack, stepCounter, type Scratch } from "./engine";
 
 // The stack against a real Kubernetes API server (kube-apiserver + etcd built by
-// scripts/apiserver/build.sh; no kubelet): the Gateway the gateway's make targets leave, with two
+// testbed/apiserver/build.sh; no kubelet): the Gateway the gateway's make targets leave, with two
 // listeners of its own, then `pulumi up`, a second `up`, a port change and `destroy`.
 const MCP_SERVER_CRD = "mcpservers.mcp.kagenti.com";
 const MCP_SERVER_URN =
@@ -42,10 +42,10 @@ const GATEWAY = "/apis/gateway.networking.k8s.io/v1/namespaces/gateway-system/ga
 const listenerNames = async () => (await kube("GET", GATEWAY)).json.spec.listeners.map((l: { name: string }) => l.name);
 
 beforeAll(async () => {
-  const out = execFileSync("bash", ["scripts/apiserver/start.sh"], { cwd: REPO_ROOT, encoding: "utf8" });
+  const out = execFileSync("bash", ["testbed/apiserver/start.sh"], { cwd: REPO_ROOT, encoding: "utf8" });
   env = Object.fromEntries([...out.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1], m[2].replace(/^'|'$/g, "")]));
-  execFileSync("bash", ["scripts/apiserver/crds.sh", env.APISERVER_DIR], { cwd: REPO_ROOT, stdio: "inherit" });
-  // crds.sh installs the MCPServer CRD only when scripts/crds/fetch-crds.sh could get it.
+  execFileSync("bash", ["testbed/apiserver/crds.sh", env.APISERVER_DIR], { cwd: REPO_ROOT, stdio: "inherit" });
+  // crds.sh installs the MCPServer CRD only when testbed/crds/fetch-crds.sh could get it.
   haveMcpServerCrd =
     (await kube("GET", `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${MCP_SERVER_CRD}`)).status === 200;
   s = await scratchStack();
@@ -56,7 +56,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await s?.stack.destroy().catch(() => undefined);
-  if (env.APISERVER_DIR) execFileSync("bash", ["scripts/apiserver/stop.sh", env.APISERVER_DIR], { cwd: REPO_ROOT });
+  if (env.APISERVER_DIR) execFileSync("bash", ["testbed/apiserver/stop.sh", env.APISERVER_DIR], { cwd: REPO_ROOT });
 });
 
 describe("use case 1 on a real API server", () => {

@@ -1,5 +1,5 @@
 /**
- * The real Pulumi engine, offline: the CLI and plugins that scripts/toolchain/build.sh built,
+ * The real Pulumi engine, offline: the CLI and plugins that testbed/toolchain/build.sh built,
  * a local file backend, passphrase secrets, and a scratch copy of the project per test file.
  */
 import { LocalWorkspace, PulumiCommand, type EngineEvent, type Stack } from "@pulumi/pulumi/automation";
@@ -21,7 +21,7 @@ interface Manifest {
 export function toolchain(): { cliDir: string; pulumiHome: string; manifest: Manifest } {
   const file = path.join(CACHE, "toolchain", "manifest.json");
   if (!fs.existsSync(file))
-    throw new Error(`${file} is missing: run 'bash scripts/toolchain/build.sh' first (npm run test:e2e does)`);
+    throw new Error(`${file} is missing: run 'bash testbed/toolchain/build.sh' first (npm run test:e2e does)`);
   const manifest = JSON.parse(fs.readFileSync(file, "utf8")) as Manifest;
   const cli = manifest.components.find((c) => c.component === "pulumi");
   if (!cli) throw new Error(`${file} lists no pulumi CLI`);

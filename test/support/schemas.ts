@@ -3,8 +3,8 @@
 //   core and rbac types          kubernetes-models (the Kubernetes OpenAPI schemas)
 //   Gateway API v1 (HTTPRoute…)  @kubernetes-models/gateway-api
 //   Istio networking v1beta1     @kubernetes-models/istio
-//   AuthPolicy, MCPServer        the upstream CRDs pinned in scripts/crds/pins.json, copied into
-//                                .cache/crds/ by `bash scripts/crds/fetch-crds.sh`, compiled with ajv
+//   AuthPolicy, MCPServer        the upstream CRDs pinned in testbed/crds/pins.json, copied into
+//                                .cache/crds/ by `bash testbed/crds/fetch-crds.sh`, compiled with ajv
 //
 // For the CRD-based kinds the check is closer to what the API server does on `kubectl apply`:
 // defaults are applied first (on a copy), unknown fields are errors (kubectl's default
@@ -27,9 +27,9 @@ import { parseAllDocuments } from "yaml";
 
 // __dirname rather than import.meta: vitest provides it, and it type-checks under a CommonJS tsconfig.
 const repoRoot = resolve(__dirname, "../..");
-const pinsFile = join(repoRoot, "scripts/crds/pins.json");
+const pinsFile = join(repoRoot, "testbed/crds/pins.json");
 const cacheDir = resolve(process.env.CRD_CACHE_DIR || join(repoRoot, ".cache/crds"));
-const FETCH_HINT = "run `bash scripts/crds/fetch-crds.sh`";
+const FETCH_HINT = "run `bash testbed/crds/fetch-crds.sh`";
 
 type Obj = Record<string, unknown>;
 const isObject = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -321,7 +321,7 @@ function loadCrd(pin: Pin): CrdValidators {
     .find((d) => d?.kind === "CustomResourceDefinition");
   const spec = crd?.spec as { group?: string; names?: { kind?: string }; versions?: CrdVersion[] } | undefined;
   if (!spec || spec.group !== pin.group || spec.names?.kind !== pin.kind) {
-    throw new Error(`${file} is not the CRD of ${pin.group}/${pin.kind} (scripts/crds/pins.json says it is)`);
+    throw new Error(`${file} is not the CRD of ${pin.group}/${pin.kind} (testbed/crds/pins.json says it is)`);
   }
 
   const ajv = newAjv();
@@ -361,7 +361,7 @@ function validateWithCrd(pin: Pin, version: string, obj: Obj): string[] {
  * Validates one Kubernetes object against the schema of its apiVersion and kind.
  * Returns the error messages ("spec.ports[0].port: must be integer (got \"abc\")"), [] when valid.
  * Throws when the object is a CRD kind whose CRD is not in the cache (run
- * `bash scripts/crds/fetch-crds.sh`).
+ * `bash testbed/crds/fetch-crds.sh`).
  */
 export function validateManifest(obj: unknown): string[] {
   if (!isObject(obj)) return ["(root): a Kubernetes object must be a JSON object"];

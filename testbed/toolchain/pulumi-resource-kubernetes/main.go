@@ -3,7 +3,7 @@
 // Why this file exists: upstream's cmd/pulumi-resource-kubernetes/main.go embeds
 // schema-embed.json and terraform-mapping-embed.json, which its Makefile generates and which are
 // not in the module zip, so `go build` of that package fails. The module zip does ship the
-// committed schema.json and terraform-mapping.json: scripts/toolchain/build.sh copies them next
+// committed schema.json and terraform-mapping.json: testbed/toolchain/build.sh copies them next
 // to this file in a build directory (with the version set, as upstream's generate.go does), and
 // this main serves them exactly as upstream's main does.
 package main

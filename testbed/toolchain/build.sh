@@ -2,10 +2,10 @@
 # Builds the Pulumi toolchain this project needs from the Go module proxy (no download site is
 # reachable), caches each binary outside the repo keyed by version, installs the providers into
 # $PULUMI_HOME, and writes $CACHE/toolchain/env.sh and $CACHE/toolchain/manifest.json.
-# See scripts/toolchain/README.md.
+# See testbed/toolchain/README.md.
 #
-#   scripts/toolchain/build.sh                 # all components
-#   MCP_TOOLCHAIN_COMPONENTS="pulumi language-nodejs kubernetes" scripts/toolchain/build.sh
+#   testbed/toolchain/build.sh                 # all components
+#   MCP_TOOLCHAIN_COMPONENTS="pulumi language-nodejs kubernetes" testbed/toolchain/build.sh
 #   . "${MCP_STACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mcp-gateway-stack}/toolchain/env.sh"
 set -euo pipefail
 
@@ -156,10 +156,10 @@ build_pulumi() {
 }
 
 build_language_nodejs() {
-	# Stand-in host (toolchain/pulumi-language-nodejs/main.go): the real module is refused by the
+	# Stand-in host (testbed/toolchain/pulumi-language-nodejs/main.go): the real module is refused by the
 	# proxy. It lives next to `pulumi`, where the CLI looks for language hosts first.
 	local v=$PULUMI_VERSION c=language-nodejs bin=$CLI_DIR/pulumi-language-nodejs
-	local main=$ROOT/toolchain/pulumi-language-nodejs/main.go src=$TC/src/language-nodejs-$PULUMI_VERSION
+	local main=$ROOT/testbed/toolchain/pulumi-language-nodejs/main.go src=$TC/src/language-nodejs-$PULUMI_VERSION
 	local st
 	st=$(stamp_of "$v" "$main")
 	if ! is_built $c "$bin" "$st"; then
@@ -173,7 +173,7 @@ build_language_nodejs() {
 		go_build $c "$v" "$src" "$bin" . "-X main.Version=v$v"
 		mark_built $c $(($(date +%s) - t0)) "$st"
 	fi
-	MANIFEST+=("$c|toolchain/pulumi-language-nodejs (stand-in; sdk/v3@v$v)|$v|$bin")
+	MANIFEST+=("$c|testbed/toolchain/pulumi-language-nodejs (stand-in; sdk/v3@v$v)|$v|$bin")
 }
 
 build_kubernetes() {
@@ -183,7 +183,7 @@ build_kubernetes() {
   $mod@v4.0.0-20260115033456-f47bc2d6f199 (= tag v4.25.0): pin @pulumi/kubernetes to 4.25.0,
   or add the pseudo-version of tag v$v to the table in $0 if the proxy serves it"
 	local dir=$TC/bin-$c-$v bin=$TC/bin-$c-$v/pulumi-resource-$c src=$TC/src/$c-$v
-	local main=$ROOT/toolchain/pulumi-resource-kubernetes/main.go
+	local main=$ROOT/testbed/toolchain/pulumi-resource-kubernetes/main.go
 	local st
 	st=$(stamp_of "$v $gv" "$main")
 	if ! is_built $c "$bin" "$st"; then
@@ -255,7 +255,7 @@ done
 if wanted pulumi || wanted kubernetes || wanted keycloak || wanted command; then build_pulumi; fi
 # env.sh first, so what was built is usable even when a later component fails.
 cat >"$TC/env.sh" <<EOF
-# Written by scripts/toolchain/build.sh: source it before running pulumi.
+# Written by testbed/toolchain/build.sh: source it before running pulumi.
 export PATH="$CLI_DIR:\$PATH"
 export PULUMI_HOME="$PULUMI_HOME"
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// Copies the upstream CRDs pinned in scripts/crds/pins.json into .cache/crds/ (gitignored) and
+// Copies the upstream CRDs pinned in testbed/crds/pins.json into .cache/crds/ (gitignored) and
 // records where each came from in .cache/crds/origin.json. The tests read them from there
-// (test/support/schemas.ts). Run through `bash scripts/crds/fetch-crds.sh`.
+// (test/support/schemas.ts). Run through `bash testbed/crds/fetch-crds.sh`.
 //
 // Source of each CRD, in order:
 //   1. its Go module at the pinned version, fetched by the go command (`go mod download -json`),
@@ -179,12 +179,12 @@ const origin = readOrigin();
 const stale = pins.filter((p) => force || !cachedMatches(p, origin));
 
 if (stale.length === 0) {
-  log(`${pins.length} CRDs in ${rel(cacheDir)} match scripts/crds/pins.json (${Date.now() - started} ms)`);
+  log(`${pins.length} CRDs in ${rel(cacheDir)} match testbed/crds/pins.json (${Date.now() - started} ms)`);
   process.exit(0);
 }
 
 mkdirSync(cacheDir, { recursive: true });
-const next = { $comment: "Written by scripts/crds/fetch-crds.mjs from scripts/crds/pins.json. Do not edit.", crds: {} };
+const next = { $comment: "Written by testbed/crds/fetch-crds.mjs from testbed/crds/pins.json. Do not edit.", crds: {} };
 for (const p of pins) if (!stale.includes(p) && origin.crds[p.name]) next.crds[p.name] = origin.crds[p.name];
 
 const problems = [];
@@ -207,7 +207,7 @@ for (const pin of stale) {
     const todo = goAvailable()
       ? [
           `check which versions the Go module proxy serves: go list -m -versions ${pin.module}   (GOPROXY=${goEnv("GOPROXY")})`,
-          `or move the pin in scripts/crds/pins.json to a version that is served (module, version, commit and sha256 together)`,
+          `or move the pin in testbed/crds/pins.json to a version that is served (module, version, commit and sha256 together)`,
         ]
       : [`install Go (https://go.dev/doc/install) or put its bin directory on PATH`];
     if (pin.git) {

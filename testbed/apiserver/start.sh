@@ -6,11 +6,11 @@
 # no Deployment rollouts, no ServiceAccount tokens). MCP_APISERVER_CONTROLLERS=none: API only;
 # MCP_APISERVER_CONTROLLERS=a,b: another --controllers list.
 #
-#   eval "$(scripts/apiserver/start.sh)"   # stdout: KUBECONFIG=... APISERVER_DIR=... pids, URL, token
-#   scripts/apiserver/stop.sh               # stops the last one started (or: stop.sh "$APISERVER_DIR")
+#   eval "$(testbed/apiserver/start.sh)"   # stdout: KUBECONFIG=... APISERVER_DIR=... pids, URL, token
+#   testbed/apiserver/stop.sh               # stops the last one started (or: stop.sh "$APISERVER_DIR")
 #
 # Everything lives in a fresh temp dir (etcd data, keys, certs, logs, kubeconfig); ports are free
-# loopback ports picked at start. Needs the binaries of scripts/apiserver/build.sh, openssl, curl, node.
+# loopback ports picked at start. Needs the binaries of testbed/apiserver/build.sh, openssl, curl, node.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -23,13 +23,13 @@ die() {
 	exit 1
 }
 
-[[ -f $OUT/env.sh ]] || die "no binaries: run scripts/apiserver/build.sh first ($OUT/env.sh missing)"
+[[ -f $OUT/env.sh ]] || die "no binaries: run testbed/apiserver/build.sh first ($OUT/env.sh missing)"
 # shellcheck source=/dev/null
 . "$OUT/env.sh"
 bins=("$ETCD_BIN" "$KUBE_APISERVER_BIN")
 CONTROLLERS=${MCP_APISERVER_CONTROLLERS:-garbage-collector-controller,namespace-controller}
 [[ $CONTROLLERS == none ]] || bins+=("${KUBE_CONTROLLER_MANAGER_BIN:-kube-controller-manager (not in $OUT/env.sh)}")
-for b in "${bins[@]}"; do [[ -x $b ]] || die "$b missing: run scripts/apiserver/build.sh"; done
+for b in "${bins[@]}"; do [[ -x $b ]] || die "$b missing: run testbed/apiserver/build.sh"; done
 for c in openssl curl node; do command -v $c >/dev/null || die "$c not found (apt-get install $c)"; done
 
 D=$(mktemp -d "${TMPDIR:-/tmp}/mcp-apiserver.XXXXXX")

@@ -39,7 +39,7 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 )
 
-// Version is set with -ldflags -X main.Version=... by scripts/toolchain/build.sh.
+// Version is set with -ldflags -X main.Version=... by testbed/toolchain/build.sh.
 var Version = "0.0.0-dev"
 
 // exitBail is the exit code @pulumi/pulumi's runner uses after it has already shown the error.

@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # Builds etcd, kube-apiserver and kube-controller-manager from the Go module proxy (no release
 # download site is reachable here), for a loopback API server the end-to-end tests use
-# (scripts/apiserver/start.sh; the controller-manager runs only the garbage collector and the
+# (testbed/apiserver/start.sh; the controller-manager runs only the garbage collector and the
 # namespace controller). Both Kubernetes binaries come from one module, so they share its Go build
 # cache: the controller-manager adds only its own packages.
 # Binaries are cached outside the repo, keyed by version and by the build module's files, so a
 # second run starts no go command and takes well under a second.
 #
-#   scripts/apiserver/build.sh            # prints the binaries' paths; writes $OUT/env.sh
+#   testbed/apiserver/build.sh            # prints the binaries' paths; writes $OUT/env.sh
 #
-# Versions are those pinned in the build modules: toolchain/kube-apiserver/go.mod
-# (k8s.io/kubernetes) and toolchain/etcd/go.mod (go.etcd.io/etcd/server/v3).
+# Versions are those pinned in the build modules: testbed/apiserver/go/kube-apiserver/go.mod
+# (k8s.io/kubernetes) and testbed/apiserver/go/etcd/go.mod (go.etcd.io/etcd/server/v3).
 # MCP_APISERVER_KUBE_VERSION=1.36.3 / MCP_APISERVER_ETCD_VERSION=3.6.8 build another version from
 # a copy of the module regenerated in the cache.
 set -euo pipefail
@@ -65,17 +65,17 @@ build() {
 }
 
 # --- kube-apiserver ---------------------------------------------------------------------------
-KDIR=$ROOT/toolchain/kube-apiserver
+KDIR=$ROOT/testbed/apiserver/go/kube-apiserver
 KV=$(required "$KDIR/go.mod" k8s.io/kubernetes)
 if [[ -n ${MCP_APISERVER_KUBE_VERSION:-} && ${MCP_APISERVER_KUBE_VERSION#v} != "$KV" ]]; then
 	KV=${MCP_APISERVER_KUBE_VERSION#v}
 	KDIR=$OUT/src/kube-apiserver-$KV
 	# (Re)generated when missing or made from another tools.go (e.g. before kube-controller-manager).
-	if [[ ! -f $KDIR/go.sum ]] || ! cmp -s "$ROOT/toolchain/kube-apiserver/tools.go" "$KDIR/tools.go"; then
+	if [[ ! -f $KDIR/go.sum ]] || ! cmp -s "$ROOT/testbed/apiserver/go/kube-apiserver/tools.go" "$KDIR/tools.go"; then
 		# Same recipe as the committed module: require k8s.io/kubernetes and replace each staging
 		# module (./staging/... upstream) with its published v0.<minor>.<patch>.
 		up=$(modfile kube-apiserver k8s.io/kubernetes "$KV")
-		rm -rf "$KDIR" && mkdir -p "$KDIR" && cp "$ROOT/toolchain/kube-apiserver/tools.go" "$KDIR/"
+		rm -rf "$KDIR" && mkdir -p "$KDIR" && cp "$ROOT/testbed/apiserver/go/kube-apiserver/tools.go" "$KDIR/"
 		{
 			printf 'module mcp-gateway-stack/toolchain/kube-apiserver\n\ngo %s\n\nrequire k8s.io/kubernetes v%s\n\nreplace (\n' \
 				"$(awk '$1 == "go" { print $2 }' "$up")" "$KV"
@@ -96,14 +96,14 @@ build kube-apiserver "$KV" "$KDIR" k8s.io/kubernetes/cmd/kube-apiserver "${KLD# 
 build kube-controller-manager "$KV" "$KDIR" k8s.io/kubernetes/cmd/kube-controller-manager "${KLD# }"
 
 # --- etcd -------------------------------------------------------------------------------------
-EDIR=$ROOT/toolchain/etcd
+EDIR=$ROOT/testbed/apiserver/go/etcd
 EV=$(required "$EDIR/go.mod" go.etcd.io/etcd/server/v3)
 if [[ -n ${MCP_APISERVER_ETCD_VERSION:-} && ${MCP_APISERVER_ETCD_VERSION#v} != "$EV" ]]; then
 	EV=${MCP_APISERVER_ETCD_VERSION#v}
 	EDIR=$OUT/src/etcd-$EV
 	if [[ ! -f $EDIR/go.sum ]]; then
 		modfile etcd go.etcd.io/etcd/server/v3 "$EV" >/dev/null
-		rm -rf "$EDIR" && mkdir -p "$EDIR" && cp "$ROOT"/toolchain/etcd/{go.mod,tools.go} "$EDIR/"
+		rm -rf "$EDIR" && mkdir -p "$EDIR" && cp "$ROOT"/testbed/apiserver/go/etcd/{go.mod,tools.go} "$EDIR/"
 		# server/v3's go.mod replaces its sibling modules with ../: require them all at one version.
 		reqs=() && for m in server/v3 api/v3 client/pkg/v3 client/v3 pkg/v3; do reqs+=("-require=go.etcd.io/etcd/$m@v$EV"); done
 		(cd "$EDIR" && go mod edit "${reqs[@]}" &&
@@ -118,7 +118,7 @@ build etcd "$EV" "$EDIR" go.etcd.io/etcd/server/v3 ""
 
 # --- outputs ----------------------------------------------------------------------------------
 cat >"$OUT/env.sh" <<EOF
-# Written by scripts/apiserver/build.sh; read by scripts/apiserver/start.sh.
+# Written by testbed/apiserver/build.sh; read by testbed/apiserver/start.sh.
 export KUBE_APISERVER_BIN="$OUT/bin-kube-apiserver-$KV/kube-apiserver" KUBE_APISERVER_VERSION="$KV"
 export KUBE_CONTROLLER_MANAGER_BIN="$OUT/bin-kube-controller-manager-$KV/kube-controller-manager"
 export ETCD_BIN="$OUT/bin-etcd-$EV/etcd" ETCD_VERSION="$EV"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Stops the kube-controller-manager, kube-apiserver and etcd of scripts/apiserver/start.sh and
+# Stops the kube-controller-manager, kube-apiserver and etcd of testbed/apiserver/start.sh and
 # removes their temp dir.
-#   scripts/apiserver/stop.sh [DIR]   # DIR: APISERVER_DIR printed by start.sh; default: the last started
+#   testbed/apiserver/stop.sh [DIR]   # DIR: APISERVER_DIR printed by start.sh; default: the last started
 set -euo pipefail
 
 OUT=${MCP_STACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mcp-gateway-stack}/apiserver

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# (Re)starts the kube-controller-manager of an apiserver of scripts/apiserver/start.sh, which runs
+# (Re)starts the kube-controller-manager of an apiserver of testbed/apiserver/start.sh, which runs
 # it; crds.sh runs it again after installing CRDs. The garbage collector rediscovers API resources
 # only every 30 s (fixed in v1.35), so a custom resource of a CRD added after its start would keep
 # the foregroundDeletion finalizer of a Foreground delete for up to 30 s; a restart takes ~1 s.
 #
-#   scripts/apiserver/controllers.sh [DIR]   # DIR: APISERVER_DIR; default: the last started
+#   testbed/apiserver/controllers.sh [DIR]   # DIR: APISERVER_DIR; default: the last started
 #
 # Controllers: $DIR/controllers (written by start.sh from MCP_APISERVER_CONTROLLERS). New pid in
 # $DIR/kube-controller-manager.pid and the KUBE_CONTROLLER_MANAGER_PID line of $DIR/env.
@@ -20,11 +20,11 @@ die() {
 	exit 1
 }
 [[ $(basename "$D") == mcp-apiserver.* && -f $D/kubeconfig && -f $D/controllers ]] ||
-	die "${D:-no dir}: not a running apiserver of start.sh (run scripts/apiserver/start.sh first)"
+	die "${D:-no dir}: not a running apiserver of start.sh (run testbed/apiserver/start.sh first)"
 CONTROLLERS=$(cat "$D/controllers")
 # shellcheck source=/dev/null
 [[ -f $OUT/env.sh ]] && . "$OUT/env.sh"
-[[ -x ${KUBE_CONTROLLER_MANAGER_BIN:-} ]] || die "no kube-controller-manager binary: run scripts/apiserver/build.sh"
+[[ -x ${KUBE_CONTROLLER_MANAGER_BIN:-} ]] || die "no kube-controller-manager binary: run testbed/apiserver/build.sh"
 
 # The one running now, if any: TERM, then KILL after 10 s; only if its command line names $D.
 if pid=$(cat "$D/kube-controller-manager.pid" 2>/dev/null) &&

@@ -3,10 +3,10 @@
 // a cluster before the stack runs: the Gateway API standard CRDs, Istio's ServiceEntry CRD, the
 // namespaces gateway-system and mcp-test, and the Gateway gateway-system/mcp-gateway with its two
 // listeners, server-side applied by the field manager "mcp-gateway-makefile".
-// Run through scripts/apiserver/crds.sh, which passes the apiserver's env file.
+// Run through testbed/apiserver/crds.sh, which passes the apiserver's env file.
 //
 // The CRDs come from their Go modules (`go mod download`: proxy + checksum database), not from a
-// copy in this repo. The CRDs fetched by scripts/crds/fetch-crds.sh into .cache/crds/ (AuthPolicy,
+// copy in this repo. The CRDs fetched by testbed/crds/fetch-crds.sh into .cache/crds/ (AuthPolicy,
 // MCPServer) are applied too when present.
 //
 // --check: afterwards, prove server-side apply merges listeners by name: a second manager adds a
