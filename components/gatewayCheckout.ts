@@ -16,12 +16,14 @@ export interface GatewayCheckoutArgs {
  */
 export const checkoutScript = `set -eu
 if [ ! -d "$GATEWAY_DIR/.git" ]; then
-  git clone --quiet "$GATEWAY_REPO" "$GATEWAY_DIR" >&2
+  git clone --quiet -- "$GATEWAY_REPO" "$GATEWAY_DIR" >&2
 fi
-if ! git -C "$GATEWAY_DIR" cat-file -e "$GATEWAY_REF^{commit}" 2>/dev/null; then
-  git -C "$GATEWAY_DIR" fetch --quiet origin >&2
+if ! git -C "$GATEWAY_DIR" rev-parse --quiet --verify --end-of-options "$GATEWAY_REF^{commit}" >/dev/null; then
+  git -C "$GATEWAY_DIR" fetch --quiet --tags origin >&2
 fi
-git -C "$GATEWAY_DIR" -c advice.detachedHead=false checkout --quiet "$GATEWAY_REF" >&2
+# Resolved first, so the ref can never be read as an option of checkout.
+commit=$(git -C "$GATEWAY_DIR" rev-parse --verify --end-of-options "$GATEWAY_REF^{commit}")
+git -C "$GATEWAY_DIR" -c advice.detachedHead=false checkout --quiet --detach "$commit" >&2
 cd "$GATEWAY_DIR" && pwd -P
 `;
 

@@ -12,8 +12,8 @@ export interface KeycloakToolAccessArgs {
   username: string;
   /**
    * `create`: the stack creates the client, its roles and the group.
-   * `reference`: a realm import already has them (newer gateway commits): look them up and
-   * manage only the group's role mappings and the user's membership, instead of a 409 Conflict.
+   * `reference`: a realm import already has them, mapped and with the user in the group (gateway
+   * commits from e0d3f99 on): look them up and change nothing, instead of a 409 Conflict.
    */
   existingObjects: "create" | "reference";
 }
@@ -60,9 +60,16 @@ export class KeycloakToolAccess extends pulumi.ComponentResource {
       );
       const group = new keycloak.Group(`${name}-group`, { realmId, name: args.group }, child);
       this.groupId = group.id;
-      // The stack owns this group, so it may own its member list too.
+      // The stack owns this group, so it owns its member list too.
       new keycloak.GroupMemberships(`${name}-members`, { realmId, groupId: group.id, members: [args.username] }, child);
+      new keycloak.GroupRoles(
+        `${name}-group-roles`,
+        { realmId, groupId: group.id, roleIds: this.roleIds, exhaustive: false },
+        child,
+      );
     } else {
+      // The realm import owns all of it (client, roles, group, mappings, membership): look them up,
+      // failing on any that is missing, and write nothing, so destroy leaves the realm as it was.
       const client = keycloak.openid.getClientOutput({ realmId, clientId: args.clientId }, invoke);
       this.clientUuid = client.id;
       this.clientId = client.clientId;
@@ -70,21 +77,7 @@ export class KeycloakToolAccess extends pulumi.ComponentResource {
         (tool) => keycloak.getRoleOutput({ realmId, clientId: client.id, name: tool }, invoke).id,
       );
       this.groupId = keycloak.getGroupOutput({ realmId, name: args.group }, invoke).id;
-      const user = keycloak.getUserOutput({ realmId, username: args.username }, invoke);
-      // Additive: the user keeps the groups the realm import gave it.
-      new keycloak.UserGroups(
-        `${name}-user-groups`,
-        { realmId, userId: user.id, groupIds: [this.groupId], exhaustive: false },
-        child,
-      );
     }
-
-    // Not exhaustive: destroy takes back exactly these mappings and leaves any others.
-    new keycloak.GroupRoles(
-      `${name}-group-roles`,
-      { realmId, groupId: this.groupId, roleIds: this.roleIds, exhaustive: false },
-      child,
-    );
     this.registerOutputs({ clientId: this.clientId });
   }
 }

@@ -44,7 +44,9 @@ export class KindCluster extends pulumi.ComponentResource {
           delete: "make local-env-teardown",
           environment,
         },
-        { parent: this },
+        // Another cluster name is another cluster: tear the old one down first (after every object
+        // on it is gone, as its dependents are replaced too), then create the new one.
+        { parent: this, replaceOnChanges: ["environment"], deleteBeforeReplace: true },
       );
       const readKubeconfig = new command.local.Command(
         `${name}-kubeconfig`,
@@ -70,8 +72,9 @@ export class KindCluster extends pulumi.ComponentResource {
         kubeconfig: this.kubeconfig,
         context: args.context,
         clusterIdentifier: args.clusterIdentifier,
-        // After `make local-env-teardown` the API server is gone: drop state instead of failing.
-        deleteUnreachable: true,
+        // Kind only: after `make local-env-teardown` the API server is gone, so drop state instead
+        // of failing. On an existing cluster an outage must fail the destroy, not forget objects.
+        deleteUnreachable: args.mode === "kind",
         enableServerSideApply: true,
       },
       { parent: this },

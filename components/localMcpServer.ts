@@ -4,6 +4,8 @@ import * as pulumi from "@pulumi/pulumi";
 
 export interface LocalMcpServerArgs {
   port: number;
+  /** Address the server listens on: it answers with the kubeconfig's power when a request has no token. */
+  bindAddress: string;
   toolsets: string[];
   /** Kubeconfig contents or path (a secret) the server uses when a request carries no token. */
   kubeconfig: pulumi.Input<string>;
@@ -37,11 +39,42 @@ export function resolveMcpServerBinary(
   return path.relative(projectDir, path.join(path.dirname(pkgJson), "bin", exe));
 }
 
+// Shared by the start and stop scripts. The pid file is where the next `up`, `refresh` or `destroy`
+// finds a server whose `up` was interrupted before its pid reached the state.
+const serverFunctions = `state_dir="\${XDG_STATE_HOME:-$HOME/.local/state}/mcp-gateway-stack/$MCP_STACK"
+pid_file="$state_dir/server.pid"
+# Ours: a kubernetes-mcp-server process serving exactly this port (the pid may have been reused).
+is_ours() {
+  [ -n "$1" ] || return 1
+  args=$(ps -p "$1" -o args= 2>/dev/null) || return 1
+  case "$args" in *kubernetes-mcp-server*) ;; *) return 1 ;; esac
+  case " $args " in *" --port $MCP_PORT "*) return 0 ;; *) return 1 ;; esac
+}
+# TERM, then KILL after the grace period: the process is gone when this returns.
+stop_ours() {
+  is_ours "$1" || return 0
+  kill "$1" 2>/dev/null || true
+  waited=0
+  while [ "$waited" -lt "\${MCP_STOP_GRACE_SECONDS:-10}" ]; do is_ours "$1" || return 0; sleep 1; waited=$((waited + 1)); done
+  echo "kubernetes-mcp-server (pid $1) ignored SIGTERM for $waited s: killing it" >&2
+  kill -9 "$1" 2>/dev/null || true
+  for _ in 1 2 3 4 5; do is_ours "$1" || return 0; sleep 1; done
+  echo "kubernetes-mcp-server (pid $1) is still running" >&2
+  return 1
+}
+`;
+
 // Kubeconfig contents are written to a private file; a path is used as it is.
-// Output goes to a log file and only the pid is printed: a child holding stdout open would hang the step.
+// The server starts in a session of its own (node's detached spawn = setsid): the command plugin
+// signals its process group when it exits, which would stop a plain background child. Output goes
+// to a log file and only the pid is printed: a child holding stdout open would hang the step.
 export const startScript = `set -eu
-state_dir="\${XDG_STATE_HOME:-$HOME/.local/state}/mcp-gateway-stack/$MCP_STACK"
-mkdir -p "$state_dir" && chmod 700 "$state_dir"
+${serverFunctions}mkdir -p "$state_dir" && chmod 700 "$state_dir"
+left=$(cat "$pid_file" 2>/dev/null || true)
+if is_ours "$left"; then
+  echo "stopping kubernetes-mcp-server pid $left, left running by an interrupted update" >&2
+  stop_ours "$left"
+fi
 health="http://127.0.0.1:$MCP_PORT/healthz"
 probe() { "$MCP_NODE" -e 'fetch(process.argv[1]).then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))' "$health"; }
 if probe; then
@@ -54,18 +87,26 @@ else
   kubeconfig="$state_dir/kubeconfig"
   (umask 077 && printf '%s\\n' "$MCP_KUBECONFIG" > "$kubeconfig")
 fi
-nohup "$MCP_BINARY" --port "$MCP_PORT" --toolsets "$MCP_TOOLSETS" --kubeconfig "$kubeconfig" \\
-  > "$state_dir/server.log" 2>&1 < /dev/null &
-pid=$!
+pid=$("$MCP_NODE" -e '
+const [bin, log, ...args] = process.argv.slice(1);
+const out = require("fs").openSync(log, "a");
+const child = require("child_process").spawn(bin, args, { detached: true, stdio: ["ignore", out, out] });
+child.unref();
+console.log(child.pid);
+' "$MCP_BINARY" "$state_dir/server.log" --port "$MCP_PORT" --bind-address "$MCP_BIND_ADDRESS" \\
+  --toolsets "$MCP_TOOLSETS" --kubeconfig "$kubeconfig")
+echo "$pid" > "$pid_file"
 waited=0
 until probe; do
-  if ! kill -0 "$pid" 2>/dev/null; then
+  if ! is_ours "$pid"; then
     echo "kubernetes-mcp-server exited before answering on port $MCP_PORT; its log:" >&2
     tail -n 20 "$state_dir/server.log" >&2
+    rm -f "$pid_file"
     exit 1
   fi
   if [ "$waited" -ge "$MCP_WAIT_SECONDS" ]; then
-    kill "$pid"
+    stop_ours "$pid"
+    rm -f "$pid_file"
     echo "kubernetes-mcp-server did not answer $health within $MCP_WAIT_SECONDS s" >&2
     exit 1
   fi
@@ -75,15 +116,11 @@ done
 echo "$pid"
 `;
 
-// Stops only the process this stack started (checked by its command line, in case the pid was reused).
+// Stops the process this stack started: the pid in state, and the one in the pid file if they differ.
 export const stopScript = `set -eu
-state_dir="\${XDG_STATE_HOME:-$HOME/.local/state}/mcp-gateway-stack/$MCP_STACK"
-pid="\${PULUMI_COMMAND_STDOUT:-}"
-if [ -n "$pid" ] && ps -p "$pid" -o args= 2>/dev/null | grep -q -- "--port $MCP_PORT"; then
-  kill "$pid"
-  for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
-fi
-rm -f "$state_dir/kubeconfig"
+${serverFunctions}stop_ours "\${PULUMI_COMMAND_STDOUT:-}"
+stop_ours "$(cat "$pid_file" 2>/dev/null || true)"
+rm -f "$pid_file" "$state_dir/kubeconfig"
 `;
 
 /** Environment of the start and stop scripts (the kubeconfig stays a secret). */
@@ -91,6 +128,7 @@ export function serverEnvironment(args: LocalMcpServerArgs, stack: string): Reco
   return {
     MCP_STACK: stack,
     MCP_PORT: String(args.port),
+    MCP_BIND_ADDRESS: args.bindAddress,
     MCP_TOOLSETS: args.toolsets.join(","),
     MCP_BINARY: args.binary,
     MCP_NODE: "node",

@@ -6,6 +6,7 @@
  * kubeconfig) leave this module only as Pulumi secret Outputs.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { isIP } from "node:net";
 import { GUIDE_TOOLS, GUIDE_TOOLSETS, KNOWN_TOOLS, KNOWN_TOOLSETS } from "../components/tools";
 
 export const PROJECT = "mcp-gateway-stack";
@@ -43,6 +44,8 @@ export interface McpServerConfig {
   /** Start kubernetes-mcp-server on the host (true) or only register one the user runs. */
   manage: boolean;
   port: number;
+  /** Address the host process listens on (the cluster must reach it there). */
+  bindAddress: string;
   /** Host name under which the cluster reaches the host (ExternalName, listener, route). */
   host: string;
   toolsets: string[];
@@ -103,15 +106,20 @@ export const DEFAULTS = {
   cluster: {
     mode: "kind" as ClusterMode,
     repoUrl: "https://github.com/kagenti/mcp-gateway.git",
-    // The guide's merge commit (kagenti/mcp-gateway PR #347, 2025-12-04): local-env-setup still
-    // installs cert-manager, Kuadrant and Keycloak, and the realm has no kubernetes-mcp client yet.
-    ref: "fd2e9da7f320dba406fb420bffc89bd3062487e3",
+    // The commit the guide was written at: local-env-setup installs cert-manager, Kuadrant and
+    // Keycloak, and its realm has no kubernetes-mcp client, roles or group yet, so the stack
+    // creates them as the guide does. From e0d3f99 on (the guide's merge fd2e9da included) the
+    // realm import has them: set keycloak.existingObjects to 'reference' with such a ref.
+    ref: "397bf8d68a67e53914c5712b53bac49d15c49344",
     dir: ".mcp-gateway",
     name: "mcp-gateway",
   },
   mcpServer: {
     manage: true,
     port: 9999,
+    // Kind's pods reach the host through the container network, not loopback. Without a token the
+    // server acts with the kubeconfig's power: on a shared network set the container bridge address.
+    bindAddress: "0.0.0.0",
     host: "host.containers.internal",
     toolsets: [...GUIDE_TOOLSETS] as string[],
     toolPrefix: "kube_",
@@ -177,13 +185,18 @@ class Reader {
   ) {
     for (const key of Object.keys(obj)) {
       if (!allowed.includes(key)) {
-        this.fail(key, obj[key], `a known key of '${group}' (${allowed.join(", ")})`);
+        // A misspelt key may be a misspelt secret (keycloak.adminPasword): never print its value.
+        this.problems.push(
+          `${PROJECT}:${group}.${key} = ${HIDDEN}: expected a known key of '${group}' (${allowed.join(", ")})`,
+        );
       }
     }
   }
 
   fail(key: string, value: unknown, expected: string): void {
-    this.problems.push(`${PROJECT}:${this.group}.${key} = ${show(value)}: expected ${expected}`);
+    const secret = value !== undefined && SECRET_FIELDS.includes(`${this.group}.${key}`);
+    const shown = secret ? HIDDEN : show(value);
+    this.problems.push(`${PROJECT}:${this.group}.${key} = ${shown}: expected ${expected}`);
   }
 
   has(key: string): boolean {
@@ -249,6 +262,10 @@ class Reader {
   }
 }
 
+/** Fields whose values are secrets: an error names them but never prints their value. */
+const SECRET_FIELDS = ["cluster.kubeconfig", "keycloak.adminPassword"];
+const HIDDEN = "(value not shown)";
+
 function show(value: unknown): string {
   return typeof value === "string" ? `'${value}'` : JSON.stringify(value);
 }
@@ -267,9 +284,12 @@ const httpsUrl = (v: string) => {
     return "an http(s) URL";
   }
 };
+const ipAddress = (v: string) => (isIP(v) ? undefined : "an IP address such as 127.0.0.1");
 const toolPrefix = (v: string) => (/^[a-z0-9_]+$/.test(v) ? undefined : "lower-case letters, digits and '_'");
 const urlPath = (v: string) => (/^\/[A-Za-z0-9._~\-/]*$/.test(v) ? undefined : "an absolute URL path such as /mcp");
-const gitRef = (v: string) => (/^[\w./-]+$/.test(v) ? undefined : "a git commit, tag or branch name");
+// Neither may start with '-': git would read it as an option.
+const gitRef = (v: string) => (/^[\w.][\w./-]*$/.test(v) ? undefined : "a git commit, tag or branch name");
+const gitUrl = (v: string) => (v.startsWith("-") ? "a git repository URL or path (not starting with '-')" : undefined);
 const pem = (v: string) => (v.includes("-----BEGIN CERTIFICATE-----") ? undefined : "a PEM certificate");
 
 function objectAt(problems: string[], values: RawConfig["values"], key: string): Record<string, unknown> {
@@ -277,7 +297,7 @@ function objectAt(problems: string[], values: RawConfig["values"], key: string):
   if (v === undefined) return {};
   if (typeof v === "object" && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
   problems.push(
-    `${PROJECT}:${key} = ${show(v)}: expected an object (set its fields with 'pulumi config set --path ${key}.<field>')`,
+    `${PROJECT}:${key} = ${HIDDEN}: expected an object (set its fields with 'pulumi config set --path ${key}.<field>')`,
   );
   return {};
 }
@@ -288,7 +308,7 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
   const values = raw.values;
   for (const key of Object.keys(values)) {
     if (!(CONFIG_KEYS as readonly string[]).includes(key)) {
-      problems.push(`${PROJECT}:${key} = ${show(values[key])}: expected one of the keys ${CONFIG_KEYS.join(", ")}`);
+      problems.push(`${PROJECT}:${key} = ${HIDDEN}: expected one of the keys ${CONFIG_KEYS.join(", ")}`);
     }
   }
 
@@ -312,7 +332,7 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
   ]);
   const mode = c.oneOf("mode", DEFAULTS.cluster.mode, CLUSTER_MODES);
   const kind: KindClusterConfig = {
-    repoUrl: c.string("repoUrl", DEFAULTS.cluster.repoUrl),
+    repoUrl: c.string("repoUrl", DEFAULTS.cluster.repoUrl, gitUrl),
     ref: c.string("ref", DEFAULTS.cluster.ref, gitRef),
     dir: c.string("dir", DEFAULTS.cluster.dir),
     name: c.string("name", DEFAULTS.cluster.name, dnsLabel),
@@ -342,6 +362,7 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
   const mcpServer: McpServerConfig = {
     manage: m.boolean("manage", d.manage),
     port: m.port("port", d.port),
+    bindAddress: m.string("bindAddress", d.bindAddress, ipAddress),
     host: m.string("host", d.host, dnsName),
     toolsets: m.list("toolsets", d.toolsets, KNOWN_TOOLSETS, "toolset names"),
     toolPrefix: m.string("toolPrefix", d.toolPrefix, toolPrefix),

@@ -37,6 +37,7 @@ export function buildNoAuth(cfg: StackConfig, projectDir: string = process.cwd()
   const server = m.manage
     ? new LocalMcpServer("kubernetes-mcp-server", {
         port: m.port,
+        bindAddress: m.bindAddress,
         toolsets: m.toolsets,
         kubeconfig: cluster.kubeconfig,
         binary: resolveMcpServerBinary(projectDir),
@@ -80,8 +81,13 @@ export function gatewayMcpUrl(cfg: StackConfig): string {
   return `http://${cfg.gateway.publicHost}:${cfg.gateway.publicPort}${cfg.mcpServer.path}`;
 }
 
-/** The gateway Makefile's `inspect-gateway` recipe, aimed at this stack's gateway URL. */
+/** The MCP Inspector version the command runs: pinned, so the command does not change under the user. */
+export const INSPECTOR_VERSION = "0.17.2";
+
+/**
+ * The gateway Makefile's `inspect-gateway` recipe, aimed at this stack's gateway URL, without its
+ * DANGEROUSLY_OMIT_AUTH: the Inspector's proxy keeps its session token and opens the browser with it.
+ */
 export function inspectorCommand(mcpUrl: string): string {
-  const ui = `http://localhost:6274/?transport=streamable-http&serverUrl=${mcpUrl}`;
-  return `MCP_AUTO_OPEN_ENABLED=false DANGEROUSLY_OMIT_AUTH=true npx @modelcontextprotocol/inspector@latest & sleep 2; xdg-open '${ui}' || open '${ui}'`;
+  return `npx --yes @modelcontextprotocol/inspector@${INSPECTOR_VERSION} --transport streamable-http --server-url '${mcpUrl}'`;
 }

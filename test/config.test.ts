@@ -80,17 +80,17 @@ describe("config validation", () => {
     [
       "a misspelt key",
       { mcpServer: { prot: 9999 } },
-      "mcp-gateway-stack:mcpServer.prot = 9999: expected a known key of 'mcpServer'",
+      "mcp-gateway-stack:mcpServer.prot = (value not shown): expected a known key of 'mcpServer'",
     ],
     [
       "an unknown top-level key",
       { keycloack: {} },
-      "mcp-gateway-stack:keycloack = {}: expected one of the keys useCase, cluster, mcpServer, gateway, keycloak, oidc",
+      "mcp-gateway-stack:keycloack = (value not shown): expected one of the keys useCase, cluster, mcpServer, gateway, keycloak, oidc",
     ],
     [
       "a group given as a string",
       { gateway: "mcp-gateway" },
-      "mcp-gateway-stack:gateway = 'mcp-gateway': expected an object",
+      "mcp-gateway-stack:gateway = (value not shown): expected an object",
     ],
     [
       "a Keycloak URL with a path",
@@ -157,6 +157,26 @@ describe("config validation", () => {
   it("never puts a secret value into an error message", () => {
     const problems = problemsOf({ ...oidc, keycloak: { adminPassword: "pw-in-clear", url: "nope" } });
     expect(problems.join("\n")).not.toContain("pw-in-clear");
+  });
+
+  it.each<[string, Record<string, unknown>]>([
+    ["a misspelt admin password key", { ...oidc, keycloak: { adminPassword: "pw", adminPasword: "pw-in-clear" } }],
+    ["a misspelt kubeconfig key", { cluster: { mode: "kind", kubeconfg: "token: pw-in-clear" } }],
+    ["an admin password that is not a string", { useCase: "oidc", keycloak: { adminPassword: ["pw-in-clear"] } }],
+    ["a secret group given as a string", { keycloak: "adminPassword: pw-in-clear" }],
+    ["a misspelt top-level key holding a secret", { keycloakk: { adminPassword: "pw-in-clear" } }],
+  ])("names but never prints the value of %s", (_what, values) => {
+    const problems = problemsOf(values);
+    expect(problems.length).toBeGreaterThan(0);
+    expect(problems.join("\n")).not.toContain("pw-in-clear");
+    expect(problems.join("\n")).toContain("(value not shown)");
+  });
+
+  it.each([
+    ["cluster.ref", { cluster: { ref: "--upload-pack=touch /tmp/pwned" } }],
+    ["cluster.repoUrl", { cluster: { repoUrl: "--upload-pack=touch /tmp/pwned" } }],
+  ])("refuses a %s that git would read as an option", (key, values) => {
+    expect(problemsOf(values)).toEqual([expect.stringContaining(`mcp-gateway-stack:${key} = '--upload-pack`)]);
   });
 
   it("accepts ports and booleans given as the strings `pulumi config set` stores", () => {

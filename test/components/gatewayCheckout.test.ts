@@ -48,4 +48,21 @@ describe("the MCP Gateway checkout step", () => {
     expect(result.status).not.toBe(0);
     expect(result.stdout).toBe("");
   });
+
+  it("checks out a tag, and never reads a ref or URL starting with '-' as a git option", () => {
+    git(upstream, "tag", "guide-pin", pinned);
+    const dir = path.join(tmp, "tagged");
+    expect(checkout("tagged", "guide-pin").status).toBe(0);
+    expect(git(dir, "rev-parse", "HEAD")).toBe(pinned);
+    const marker = path.join(tmp, "pwned");
+    const evilRef = checkout("tagged", `--output=${marker}`);
+    expect(evilRef.status).not.toBe(0);
+    const evilUrl = spawnSync("bash", ["-c", checkoutScript], {
+      cwd: tmp,
+      env: { ...process.env, GATEWAY_REPO: `--upload-pack=touch ${marker}`, GATEWAY_REF: pinned, GATEWAY_DIR: "evil" },
+      encoding: "utf8",
+    });
+    expect(evilUrl.status).not.toBe(0);
+    expect(fs.existsSync(marker)).toBe(false);
+  });
 });

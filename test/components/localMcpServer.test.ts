@@ -35,6 +35,7 @@ const env = {
   ...(serverEnvironment(
     {
       port,
+      bindAddress: "127.0.0.1",
       toolsets: ["core", "config", "helm"],
       kubeconfig,
       binary: resolveMcpServerBinary(REPO_ROOT),
@@ -45,7 +46,11 @@ const env = {
 };
 const run = (script: string, extra: Record<string, string> = {}) =>
   spawnSync("bash", ["-c", script], { cwd: REPO_ROOT, env: { ...env, ...extra }, encoding: "utf8", timeout: 60_000 });
-const alive = (pid: string) => spawnSync("kill", ["-0", pid]).status === 0;
+// A process that exists and is not a zombie (an exited child nobody has reaped yet).
+const alive = (pid: string) => {
+  const stat = spawnSync("ps", ["-p", pid, "-o", "stat="], { encoding: "utf8" });
+  return stat.status === 0 && !stat.stdout.trim().startsWith("Z");
+};
 
 async function mcp(method: string, session?: string): Promise<{ session: string; body: string }> {
   const res = await fetch(`http://127.0.0.1:${port}/mcp`, {
@@ -92,7 +97,7 @@ describe("kubernetes-mcp-server as a host process", () => {
     expect(alive(pid)).toBe(true);
     const args = execFileSync("ps", ["-p", pid, "-o", "args="], { encoding: "utf8" });
     expect(args).toContain(
-      `--port ${port} --toolsets core,config,helm --kubeconfig ${stateHome}/mcp-gateway-stack/unit/kubeconfig`,
+      `--port ${port} --bind-address 127.0.0.1 --toolsets core,config,helm --kubeconfig ${stateHome}/mcp-gateway-stack/unit/kubeconfig`,
     );
     expect(fs.statSync(path.join(stateHome, "mcp-gateway-stack/unit/kubeconfig")).mode & 0o777).toBe(0o600);
   });
@@ -104,11 +109,59 @@ describe("kubernetes-mcp-server as a host process", () => {
     expect(served).toEqual(expect.arrayContaining([...GUIDE_TOOLS]));
   });
 
-  it("refuses to start a second server on the same port, naming the port and the config key", () => {
-    const second = run(startScript);
-    expect(second.status).not.toBe(0);
-    expect(second.stderr).toContain(`port ${port} already answers /healthz`);
-    expect(second.stderr).toContain("mcpServer.port");
+  it("runs in a session of its own: a signal to the group that started it does not stop it", () => {
+    // The command plugin signals its process group when it exits; nohup alone did not survive that.
+    const pidFile = path.join(stateHome, "mcp-gateway-stack/unit/server.pid");
+    expect(fs.readFileSync(pidFile, "utf8").trim()).toBe(pid);
+    const sid = execFileSync("ps", ["-p", pid, "-o", "sid="], { encoding: "utf8" }).trim();
+    expect(sid).toBe(pid);
+  });
+
+  it("outlives a SIGINT to the process group of the step that started it (as the command plugin sends)", async () => {
+    const otherPort = String(port + 1);
+    const script = `${startScript}\nkill -INT 0\n`;
+    const started = spawnSync("setsid", ["bash", "-c", script], {
+      cwd: REPO_ROOT,
+      env: { ...env, MCP_STACK: "unit-group", MCP_PORT: otherPort },
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    expect(started.signal).toBe("SIGINT");
+    const groupPid = started.stdout.trim();
+    expect(groupPid).toMatch(/^\d+$/);
+    // The server shuts down gracefully within a few hundred ms of a SIGINT: give it the time.
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(alive(groupPid)).toBe(true);
+    const stopped = run(stopScript, { MCP_STACK: "unit-group", MCP_PORT: otherPort, PULUMI_COMMAND_STDOUT: groupPid });
+    expect(stopped.status).toBe(0);
+    expect(alive(groupPid)).toBe(false);
+  });
+
+  it("refuses to start next to a server it did not start on the same port, naming the port and the config key", () => {
+    const pidFile = path.join(stateHome, "mcp-gateway-stack/unit/server.pid");
+    fs.renameSync(pidFile, `${pidFile}.away`);
+    try {
+      const second = run(startScript);
+      expect(second.status).not.toBe(0);
+      expect(second.stderr).toContain(`port ${port} already answers /healthz`);
+      expect(second.stderr).toContain("mcpServer.port");
+      expect(alive(pid)).toBe(true);
+    } finally {
+      fs.renameSync(`${pidFile}.away`, pidFile);
+    }
+  });
+
+  it("replaces the server an interrupted update left running (found by its pid file): never two", () => {
+    const again = run(startScript);
+    expect(again.status).toBe(0);
+    expect(again.stderr).toContain(`stopping kubernetes-mcp-server pid ${pid}, left running by an interrupted update`);
+    expect(alive(pid)).toBe(false);
+    pid = again.stdout.trim();
+    expect(alive(pid)).toBe(true);
+    const servers = execFileSync("ps", ["-eo", "args="], { encoding: "utf8" })
+      .split("\n")
+      .filter((a) => a.includes("kubernetes-mcp-server") && a.includes(`--port ${port} `));
+    expect(servers).toHaveLength(1);
   });
 
   it("stops exactly the process it started and removes the kubeconfig copy", async () => {
@@ -116,6 +169,28 @@ describe("kubernetes-mcp-server as a host process", () => {
     expect(stopped.status).toBe(0);
     expect(alive(pid)).toBe(false);
     expect(fs.existsSync(path.join(stateHome, "mcp-gateway-stack/unit/kubeconfig"))).toBe(false);
+  });
+
+  it("kills a server that ignores SIGTERM once the grace period is over", () => {
+    const fake = path.join(stateHome, "kubernetes-mcp-server-stubborn");
+    fs.writeFileSync(fake, "#!/bin/bash\ntrap '' TERM\nwhile :; do sleep 0.2; done\n", { mode: 0o755 });
+    const child = spawnSync("bash", ["-c", `"${fake}" --port ${port} >/dev/null 2>&1 & echo $!`], { encoding: "utf8" });
+    const stubborn = child.stdout.trim();
+    const stopped = run(stopScript, { PULUMI_COMMAND_STDOUT: stubborn, MCP_STOP_GRACE_SECONDS: "1" });
+    expect(stopped.status).toBe(0);
+    expect(stopped.stderr).toContain(`kubernetes-mcp-server (pid ${stubborn}) ignored SIGTERM`);
+    expect(alive(stubborn)).toBe(false);
+  });
+
+  it("does not take a server on another port for its own (the port must match exactly)", () => {
+    const fake = path.join(stateHome, "kubernetes-mcp-server-other");
+    fs.writeFileSync(fake, "#!/bin/bash\nwhile :; do sleep 0.2; done\n", { mode: 0o755 });
+    const other = spawnSync("bash", ["-c", `"${fake}" --port ${port}0 >/dev/null 2>&1 & echo $!`], {
+      encoding: "utf8",
+    }).stdout.trim();
+    expect(run(stopScript, { PULUMI_COMMAND_STDOUT: other }).status).toBe(0);
+    expect(alive(other)).toBe(true);
+    process.kill(Number(other), "SIGKILL");
   });
 
   it("leaves an unrelated process alone when the recorded pid was reused", () => {

@@ -46,7 +46,7 @@ describe("use case 1 (no-auth) with the defaults", async () => {
     const git = run.byName("mcp-gateway-checkout-git").inputs;
     expect(git.environment).toMatchObject({
       GATEWAY_REPO: "https://github.com/kagenti/mcp-gateway.git",
-      GATEWAY_REF: "fd2e9da7f320dba406fb420bffc89bd3062487e3",
+      GATEWAY_REF: "397bf8d68a67e53914c5712b53bac49d15c49344",
     });
     const env = run.byName("cluster-local-env");
     expect(env.inputs).toMatchObject({
@@ -160,7 +160,10 @@ describe("use case 1 (no-auth) with the defaults", async () => {
     expect(run.outputs.toolPrefix).toBe("kube_");
     expect(run.outputs.toolNames).toHaveLength(22);
     expect(run.outputs.toolNames).toContain("kube_namespaces_list");
-    expect(run.outputs.inspectorCommand).toContain("serverUrl=http://mcp.127-0-0-1.sslip.io:8001/mcp");
+    expect(run.outputs.inspectorCommand).toContain("--server-url 'http://mcp.127-0-0-1.sslip.io:8001/mcp'");
+    // A pinned Inspector that keeps its proxy's session token.
+    expect(run.outputs.inspectorCommand).toMatch(/@modelcontextprotocol\/inspector@\d+\.\d+\.\d+ /);
+    expect(run.outputs.inspectorCommand).not.toMatch(/DANGEROUSLY_OMIT_AUTH|@latest/);
   });
 });
 
@@ -191,5 +194,44 @@ describe("use case 1 variants", () => {
     expect(run.byName("kubernetes-mcp-external").inputs.spec.ports[0]).toMatchObject({ port: 9777, targetPort: 9777 });
     expect(run.byName("kubernetes-mcp-service-entry").inputs.spec.ports[0].number).toBe(9777);
     expect(run.byName("kubernetes-mcp-route").inputs.spec.rules[0].backendRefs[0].port).toBe(9777);
+  });
+});
+
+describe("resource options the engine acts on", async () => {
+  const kind = await runStack({});
+  const existing = await runStack({ cluster: { mode: "existing", kubeconfig: FAKE_KUBECONFIG } });
+
+  it("keeps the kubeconfig step's stdout a secret in state", () => {
+    expect(kind.byName("cluster-kubeconfig").options.additionalSecretOutputs).toEqual(["stdout"]);
+  });
+
+  it("restarts the MCP server process (stop first) when any of its settings changes", () => {
+    expect(kind.byName("kubernetes-mcp-server-process").options).toMatchObject({
+      replaceOnChanges: expect.arrayContaining(["environment", "create"]),
+      deleteBeforeReplace: true,
+    });
+  });
+
+  it("replaces the MCPServer when its immutable toolPrefix changes", () => {
+    expect(kind.byName("kubernetes-mcp-mcp-server").options.replaceOnChanges).toEqual(["spec.toolPrefix"]);
+  });
+
+  it("tears a renamed Kind cluster down before it makes the new one", () => {
+    expect(kind.byName("cluster-local-env").options).toMatchObject({
+      replaceOnChanges: expect.arrayContaining(["environment"]),
+      deleteBeforeReplace: true,
+    });
+    expect(kind.byName("cluster-local-env").inputs.environment).toEqual({ KIND_CLUSTER_NAME: "mcp-gateway" });
+  });
+
+  it("forgets unreachable objects only for a Kind cluster the stack tears down itself", () => {
+    expect(kind.byName("cluster-provider").inputs.deleteUnreachable).toBe("true");
+    expect(existing.byName("cluster-provider").inputs.deleteUnreachable).toBe("false");
+  });
+
+  it("protects and retains nothing: destroy takes back every resource", () => {
+    for (const r of [...kind.resources, ...existing.resources]) {
+      expect(r.options, r.name).toMatchObject({ protect: false, retainOnDelete: false });
+    }
   });
 });

@@ -36,6 +36,17 @@ export interface Registered {
   inputs: Record<string, any>;
   /** Inputs as sent, secrets still wrapped in the engine's secret envelope. */
   wire: unknown;
+  /** The resource options the engine acts on (not visible in inputs). */
+  options: ResourceOptionsSeen;
+}
+
+export interface ResourceOptionsSeen {
+  additionalSecretOutputs: string[];
+  replaceOnChanges: string[];
+  ignoreChanges: string[];
+  deleteBeforeReplace: boolean;
+  retainOnDelete: boolean;
+  protect: boolean;
 }
 
 export interface Invoked {
@@ -116,6 +127,14 @@ export async function runStack(values: Record<string, unknown>, opts: { preview?
           propertyDependencies,
           inputs: unwrapSecrets(wire),
           wire,
+          options: {
+            additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+            replaceOnChanges: req.getReplaceonchangesList(),
+            ignoreChanges: req.getIgnorechangesList(),
+            deleteBeforeReplace: req.getDeletebeforereplace(),
+            retainOnDelete: req.getRetainondelete() ?? false,
+            protect: req.getProtect() ?? false,
+          },
         });
       }
       callback(err, resp);
