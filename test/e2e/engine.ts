@@ -46,7 +46,7 @@ export interface Scratch {
   env: Record<string, string>;
 }
 
-export async function scratchStack(name = "dev"): Promise<Scratch> {
+export async function scratchStack(name = "dev", extraEnv: Record<string, string> = {}): Promise<Scratch> {
   const { cliDir, pulumiHome } = toolchain();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mcp-stack-e2e-"));
   for (const f of PROJECT_FILES) fs.cpSync(path.join(REPO_ROOT, f), path.join(dir, f), { recursive: true });
@@ -54,7 +54,8 @@ export async function scratchStack(name = "dev"): Promise<Scratch> {
   const stateDir = path.join(dir, ".state");
   fs.mkdirSync(stateDir);
   const env: Record<string, string> = {
-    PATH: `${cliDir}:${process.env.PATH}`,
+    ...extraEnv,
+    PATH: `${cliDir}:${extraEnv.PATH ?? process.env.PATH}`,
     PULUMI_HOME: pulumiHome,
     PULUMI_BACKEND_URL: `file://${stateDir}`,
     PULUMI_CONFIG_PASSPHRASE: PASSPHRASE,
@@ -96,13 +97,3 @@ current-context: e2e
 users:
 - {name: e2e, user: {token: ${token}}}
 `;
-
-/**
- * The configuration whose graph needs only the Kubernetes provider plugin: an existing cluster,
- * a server the user runs. (The command and keycloak plugins cannot be built here; see README.)
- */
-export async function useKubernetesOnlyGraph(stack: Stack, kubeconfig: string): Promise<void> {
-  await stack.setConfig("cluster.mode", { value: "existing" }, true);
-  await stack.setConfig("cluster.kubeconfig", { value: kubeconfig, secret: true }, true);
-  await stack.setConfig("mcpServer.manage", { value: "false" }, true);
-}

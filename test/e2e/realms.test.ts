@@ -1,0 +1,92 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { scratchStack, stepCounter, type Scratch } from "./engine";
+import {
+  freePort,
+  standIns,
+  startApiServer,
+  startKeycloak,
+  useTestBed,
+  type Api,
+  type ApiServer,
+  type Keycloak,
+} from "./testbed";
+
+// The realm of the guide's merge (guide-fd2e9da) already holds the client mcp-test/kubernetes-mcp,
+// its 22 roles, the group engineering holding them and mcp in it. `create` would end in 409
+// Conflict; `reference` adopts them, and destroy must leave the realm exactly as it was.
+const TAG = "guide-fd2e9da";
+const REALM = "/admin/realms/mcp";
+
+let keycloak: Keycloak;
+let apiServer: ApiServer;
+let s: Scratch;
+
+/** What the realm import owns: client settings, its roles, the group's mappings, mcp's groups. */
+async function realmSnapshot(admin: Api) {
+  const [client] = (await admin.get(`${REALM}/clients?clientId=${encodeURIComponent("mcp-test/kubernetes-mcp")}`)).json;
+  const roles = (await admin.get(`${REALM}/clients/${client.id}/roles`)).json.map((r: any) => r.name).sort();
+  const group = (await admin.get(`${REALM}/groups?search=engineering&exact=true`)).json.find(
+    (g: any) => g.name === "engineering",
+  );
+  const mapped = (await admin.get(`${REALM}/groups/${group.id}/role-mappings`)).json;
+  const [user] = (await admin.get(`${REALM}/users?username=mcp&exact=true`)).json;
+  const groups = (await admin.get(`${REALM}/users/${user.id}/groups`)).json.map((g: any) => g.name).sort();
+  return { client, roles, group, mapped, groups };
+}
+
+beforeAll(async () => {
+  keycloak = await startKeycloak(TAG);
+  apiServer = startApiServer({ keycloak, tag: TAG });
+  s = await scratchStack("dev", standIns(apiServer).env);
+  await useTestBed(s.stack, { apiServer, tag: TAG, port: freePort(), keycloak, useCase: "oidc" });
+});
+
+afterAll(async () => {
+  await s?.stack.destroy().catch(() => undefined);
+  apiServer?.stop();
+  keycloak?.stop();
+});
+
+describe("the guide's merge realm (guide-fd2e9da): reference adopts, destroy keeps the realm", () => {
+  let before: Awaited<ReturnType<typeof realmSnapshot>>;
+
+  it("the realm import already has the client, 22 roles, the group with them and mcp in it", async () => {
+    before = await realmSnapshot(await keycloak.admin());
+    expect(before.roles).toHaveLength(22);
+    expect(before.mapped.clientMappings["mcp-test/kubernetes-mcp"].mappings).toHaveLength(22);
+    expect(before.groups).toContain("engineering");
+  });
+
+  it("create mode stops with Keycloak's 409 Conflict naming the client that exists", async () => {
+    const error = await s.stack.up().then(
+      () => new Error("up succeeded"),
+      (e: Error) => e,
+    );
+    expect(error.message).toMatch(/409|already exists/);
+    expect(error.message).toContain("mcp-test/kubernetes-mcp");
+  });
+
+  it("reference mode adopts them with no write to Keycloak", async () => {
+    await s.stack.setConfig("keycloak.existingObjects", { value: "reference" }, true);
+    const creates = stepCounter("create");
+    const result = await s.stack.up({ onEvent: creates.onEvent });
+    expect(result.summary.result).toBe("succeeded");
+    const keycloakWrites = Object.keys(creates.counts).filter(
+      (t) => t.startsWith("keycloak:") && t !== "pulumi:providers:keycloak",
+    );
+    expect(keycloakWrites).toEqual([]);
+    expect((await s.stack.outputs()).keycloakClientId.value).toBe("mcp-test/kubernetes-mcp");
+    // Nothing to do on the second run: the lookups read the same objects again.
+    const updates = stepCounter("update");
+    const preview = await s.stack.preview({ onEvent: updates.onEvent });
+    expect(updates.counts).toEqual({ "kubernetes:gateway.networking.k8s.io/v1:GatewayPatch": 1 });
+    expect(preview.changeSummary.create ?? 0).toBe(0);
+  });
+
+  it("destroy leaves the imported objects exactly as they were", async () => {
+    // Keycloak errors in the partial create above may have left objects in state: destroy them too.
+    const result = await s.stack.destroy();
+    expect(result.summary.result).toBe("succeeded");
+    expect(await realmSnapshot(await keycloak.admin())).toEqual(before);
+  });
+});

@@ -1,0 +1,291 @@
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GUIDE_TOOLS } from "../../components/tools";
+import { guideManifests, trimStrings } from "../support/guide";
+import { scratchStack, stepCounter, type Scratch } from "./engine";
+import { mcpSession } from "./mcp";
+import {
+  freePort,
+  portAnswers,
+  processesWith,
+  standIns,
+  startApiServer,
+  startKeycloak,
+  useTestBed,
+  type ApiServer,
+  type Keycloak,
+} from "./testbed";
+
+// Both use cases on the real engine and the real command, kubernetes and keycloak plugins, against
+// the test bed: a loopback API server with the Kind config's OIDC flags, Keycloak with the realm of
+// the commit the guide was written at (guide-397bf8d: none of the stack's Keycloak objects yet),
+// and the real kubernetes-mcp-server started and stopped by the stack.
+const TAG = "guide-397bf8d";
+const REALM = "/admin/realms/mcp";
+const GATEWAY = "/apis/gateway.networking.k8s.io/v1/namespaces/gateway-system/gateways/mcp-gateway";
+const ROUTE = "/apis/gateway.networking.k8s.io/v1/namespaces/mcp-test/httproutes/kubernetes-mcp";
+const SERVICE = "/api/v1/namespaces/mcp-test/services/kubernetes-mcp-external";
+const ENTRY = "/apis/networking.istio.io/v1beta1/namespaces/mcp-test/serviceentries/kubernetes-mcp";
+const MCP_SERVER = "/apis/mcp.kagenti.com/v1alpha1/namespaces/mcp-test/mcpservers/kubernetes-mcp-server";
+const AUTH_POLICY = "/apis/kuadrant.io/v1/namespaces/mcp-test/authpolicies/kubernetes-mcp-auth-policy";
+const BINDING = "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/oidc-mcp-cluster-admin";
+const TOKEN_EXCHANGE_SECRET = "/api/v1/namespaces/kuadrant-system/secrets/token-exchange";
+
+/** The resources use case 1 declares on an existing cluster with a server the stack starts. */
+const NO_AUTH_PLAN = {
+  "pulumi:pulumi:Stack": 1,
+  "pulumi:providers:command": 1,
+  "mcp-gateway-stack:cluster:KindCluster": 1,
+  "pulumi:providers:kubernetes": 1,
+  "mcp-gateway-stack:mcp:LocalMcpServer": 1,
+  "command:local:Command": 1,
+  "mcp-gateway-stack:gateway:Listener": 1,
+  "kubernetes:gateway.networking.k8s.io/v1:GatewayPatch": 1,
+  "mcp-gateway-stack:mcp:ServerRoute": 1,
+  "kubernetes:core/v1:Service": 1,
+  "kubernetes:networking.istio.io/v1beta1:ServiceEntry": 1,
+  "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute": 1,
+  "kubernetes:mcp.kagenti.com/v1alpha1:MCPServer": 1,
+};
+
+/** What use case 2 adds to it. */
+const OIDC_ADDS = {
+  "mcp-gateway-stack:gateway:Checkout": 1,
+  "command:local:Command": 2, // the checkout, the token-exchange setup
+  "pulumi:providers:keycloak": 1,
+  "mcp-gateway-stack:keycloak:ToolAccess": 1,
+  "keycloak:openid/client:Client": 1,
+  "keycloak:index/role:Role": 22,
+  "keycloak:index/group:Group": 1,
+  "keycloak:index/groupMemberships:GroupMemberships": 1,
+  "keycloak:index/groupRoles:GroupRoles": 1,
+  "mcp-gateway-stack:auth:ToolAuthPolicy": 1,
+  "kubernetes:kuadrant.io/v1:AuthPolicy": 1,
+  "mcp-gateway-stack:auth:OidcClusterAccess": 1,
+  "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding": 1,
+};
+
+let keycloak: Keycloak;
+let apiServer: ApiServer;
+let s: Scratch;
+let port: number;
+let bed: ReturnType<typeof standIns>;
+let oidcUpText = "";
+
+/** Every file under a directory, concatenated ("" when it does not exist). */
+function filesUnder(dir: string): string {
+  if (!fs.existsSync(dir)) return "";
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((f) => f.isFile())
+    .map((f) => fs.readFileSync(path.join(f.parentPath, f.name), "utf8"))
+    .join("\n");
+}
+
+const listenerNames = async () =>
+  (await apiServer.kube.get(GATEWAY)).json.spec.listeners.map((l: { name: string }) => l.name);
+const status = async (p: string) => (await apiServer.kube.get(p)).status;
+const mcpUrl = () => `http://127.0.0.1:${port}/mcp`;
+
+async function kcClient(admin: Awaited<ReturnType<Keycloak["admin"]>>, clientId: string) {
+  return (await admin.get(`${REALM}/clients?clientId=${encodeURIComponent(clientId)}`)).json as any[];
+}
+
+beforeAll(async () => {
+  keycloak = await startKeycloak(TAG);
+  apiServer = startApiServer({ keycloak, tag: TAG });
+  bed = standIns(apiServer);
+  s = await scratchStack("dev", bed.env);
+  port = freePort();
+  await useTestBed(s.stack, { apiServer, tag: TAG, port, keycloak });
+});
+
+afterAll(async () => {
+  await s?.stack.destroy().catch(() => undefined);
+  apiServer?.stop();
+  keycloak?.stop();
+});
+
+describe("use case 1, then 2, then 1 again, then destroy, on the real engine", () => {
+  it("starts from the Gateway with its own two listeners and no OIDC objects", async () => {
+    expect(await listenerNames()).toEqual(["http", "mcp"]);
+    expect(await kcClient(await keycloak.admin(), "mcp-test/kubernetes-mcp")).toEqual([]);
+  });
+
+  it("up (no-auth) creates exactly use case 1's resources, and the MCP server answers after up returns", async () => {
+    const creates = stepCounter("create");
+    const result = await s.stack.up({ onEvent: creates.onEvent });
+    expect(result.summary.result).toBe("succeeded");
+    expect(creates.counts).toEqual(NO_AUTH_PLAN);
+    expect(await listenerNames()).toEqual(["http", "mcp", "kubernetes-mcp"]);
+    expect((await apiServer.kube.get(ROUTE)).json.spec.rules[0].backendRefs[0]).toMatchObject({
+      name: "kubernetes-mcp-external",
+      port,
+    });
+    expect((await apiServer.kube.get(SERVICE)).json.spec).toMatchObject({ type: "ExternalName" });
+    expect(await status(ENTRY)).toBe(200);
+    expect((await apiServer.kube.get(MCP_SERVER)).json.spec).toMatchObject({
+      toolPrefix: "kube_",
+      targetRef: { kind: "HTTPRoute", name: "kubernetes-mcp" },
+    });
+    // The server outlived the command plugin that started it, and serves the guide's tools.
+    const tools = await (await mcpSession(mcpUrl())).toolNames();
+    expect(tools).toEqual(expect.arrayContaining([...GUIDE_TOOLS]));
+    expect(processesWith("kubernetes-mcp-server", `--port ${port} `)).toHaveLength(1);
+  });
+
+  it("a second up changes nothing (the Gateway patch's positional diff excepted) and keeps the same server", async () => {
+    const pidBefore = processesWith("kubernetes-mcp-server", `--port ${port} `);
+    const rvBefore = (await apiServer.kube.get(GATEWAY)).json.metadata.resourceVersion;
+    const updates = stepCounter("update");
+    const result = await s.stack.up({ onEvent: updates.onEvent });
+    // pulumi-kubernetes 4.25 diffs a Patch of a CRD's map list by position: documented in the README.
+    expect(updates.counts).toEqual({ "kubernetes:gateway.networking.k8s.io/v1:GatewayPatch": 1 });
+    expect(result.summary.resourceChanges).toEqual({ same: 12, update: 1 });
+    expect((await apiServer.kube.get(GATEWAY)).json.metadata.resourceVersion).toBe(rvBefore);
+    expect(processesWith("kubernetes-mcp-server", `--port ${port} `)).toEqual(pidBefore);
+    expect(await (await mcpSession(mcpUrl())).toolNames()).toContain("namespaces_list");
+  });
+
+  it("a port change updates the Service, ServiceEntry and route in place and restarts the server on the new port", async () => {
+    const oldPort = port;
+    const newPort = freePort();
+    await s.stack.setConfig("mcpServer.port", { value: String(newPort) }, true);
+    const updates = stepCounter("update");
+    const replaces = stepCounter("replace");
+    const preview = await s.stack.preview({
+      diff: true,
+      onEvent: (e) => [updates, replaces].forEach((c) => c.onEvent(e)),
+    });
+    expect(updates.counts).toEqual({
+      "kubernetes:core/v1:Service": 1,
+      "kubernetes:networking.istio.io/v1beta1:ServiceEntry": 1,
+      "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute": 1,
+      "kubernetes:gateway.networking.k8s.io/v1:GatewayPatch": 1,
+    });
+    expect(replaces.counts).toEqual({ "command:local:Command": 1 });
+    expect(preview.stdout).toContain(`${oldPort} => ${newPort}`);
+    await s.stack.up();
+    port = newPort;
+    expect((await apiServer.kube.get(SERVICE)).json.spec.ports[0].port).toBe(newPort);
+    expect(await (await mcpSession(mcpUrl())).toolNames()).toContain("namespaces_list");
+    expect(portAnswers(oldPort)).toBe(false);
+    expect(processesWith("kubernetes-mcp-server", "--port ")).toHaveLength(1);
+  });
+
+  it("switching to oidc adds exactly use case 2's resources", async () => {
+    await s.stack.setConfig("useCase", { value: "oidc" });
+    const creates = stepCounter("create");
+    const others = { update: stepCounter("update"), delete: stepCounter("delete"), replace: stepCounter("replace") };
+    const events: unknown[] = [];
+    const result = await s.stack.up({
+      onEvent: (e) => {
+        events.push(e);
+        [creates, ...Object.values(others)].forEach((c) => c.onEvent(e));
+      },
+    });
+    oidcUpText = result.stdout + result.stderr + JSON.stringify(events);
+    expect(result.summary.result).toBe("succeeded");
+    expect(creates.counts).toEqual(OIDC_ADDS);
+    expect(others.delete.counts).toEqual({});
+    expect(others.replace.counts).toEqual({});
+    expect(bed.calls()).toEqual([
+      "make tools KIND_CLUSTER_NAME=mcp-gateway",
+      "make oauth-token-exchange-example-setup KIND_CLUSTER_NAME=mcp-gateway",
+    ]);
+    expect(await status(TOKEN_EXCHANGE_SECRET)).toBe(200);
+  });
+
+  it("Keycloak holds the guide's client, one role per tool, the group with all of them and mcp in it", async () => {
+    const admin = await keycloak.admin();
+    const [client] = await kcClient(admin, "mcp-test/kubernetes-mcp");
+    expect(client).toMatchObject({ publicClient: true, standardFlowEnabled: false, fullScopeAllowed: false });
+    const roles = (await admin.get(`${REALM}/clients/${client.id}/roles`)).json.map((r: { name: string }) => r.name);
+    expect(roles.sort()).toEqual([...GUIDE_TOOLS].sort());
+    const group = (await admin.get(`${REALM}/groups?search=engineering&exact=true`)).json.find(
+      (g: { name: string }) => g.name === "engineering",
+    );
+    const mapped = (await admin.get(`${REALM}/groups/${group.id}/role-mappings/clients/${client.id}`)).json;
+    expect(mapped.map((r: { name: string }) => r.name).sort()).toEqual([...GUIDE_TOOLS].sort());
+    const [user] = (await admin.get(`${REALM}/users?username=mcp&exact=true`)).json;
+    const groups = (await admin.get(`${REALM}/users/${user.id}/groups`)).json.map((g: { name: string }) => g.name);
+    expect(groups).toContain("engineering");
+  });
+
+  it("the API server holds the guide's AuthPolicy and the ClusterRoleBinding of the OIDC user", async () => {
+    const policy = (await apiServer.kube.get(AUTH_POLICY)).json;
+    const guide = JSON.parse(
+      JSON.stringify(trimStrings(guideManifests.AuthPolicy.spec)).replaceAll(
+        "https://keycloak.127-0-0-1.sslip.io:8002/realms/mcp",
+        keycloak.issuer,
+      ),
+    );
+    expect(trimStrings(policy.spec)).toEqual(guide);
+    const binding = (await apiServer.kube.get(BINDING)).json;
+    expect(binding.roleRef).toMatchObject({ kind: "ClusterRole", name: "cluster-admin" });
+    expect(binding.subjects).toEqual([
+      { apiGroup: "rbac.authorization.k8s.io", kind: "User", name: `${keycloak.issuer}#mcp` },
+    ]);
+  });
+
+  it("keeps the kubeconfig and the admin password out of state files, engine events and logs", async () => {
+    const exported = execFileSync("pulumi", ["stack", "export", "--stack", "dev"], {
+      cwd: s.dir,
+      env: { ...process.env, ...s.env },
+    }).toString();
+    expect(exported).toContain("ciphertext");
+    const texts: Record<string, string> = {
+      "pulumi stack export": exported,
+      "state files": filesUnder(s.stateDir),
+      "stack file": fs.readFileSync(path.join(s.dir, "Pulumi.dev.yaml"), "utf8"),
+      "up output and engine events": oidcUpText,
+      "MCP server log": filesUnder(path.join(s.dir, ".xdg-state")),
+      "Pulumi logs": filesUnder(path.join(s.env.PULUMI_HOME, "logs")),
+    };
+    for (const [where, text] of Object.entries(texts)) {
+      expect(text, where).not.toContain(apiServer.token);
+      expect(text, where).not.toContain(keycloak.adminPassword);
+    }
+  });
+
+  it("a second up in oidc changes nothing (the Gateway patch's positional diff excepted)", async () => {
+    const updates = stepCounter("update");
+    const preview = await s.stack.preview({ onEvent: updates.onEvent });
+    expect(updates.counts).toEqual({ "kubernetes:gateway.networking.k8s.io/v1:GatewayPatch": 1 });
+    expect(preview.changeSummary).toMatchObject({ update: 1 });
+    expect(Object.keys(preview.changeSummary).sort()).toEqual(["same", "update"]);
+  });
+
+  it("switching back to no-auth removes exactly what oidc added, in Keycloak too", async () => {
+    await s.stack.setConfig("useCase", { value: "no-auth" });
+    const deletes = stepCounter("delete");
+    const result = await s.stack.up({ onEvent: deletes.onEvent });
+    expect(result.summary.result).toBe("succeeded");
+    expect(deletes.counts).toEqual(OIDC_ADDS);
+    expect(await status(AUTH_POLICY)).toBe(404);
+    expect(await status(BINDING)).toBe(404);
+    const admin = await keycloak.admin();
+    expect(await kcClient(admin, "mcp-test/kubernetes-mcp")).toEqual([]);
+    const groups = (await admin.get(`${REALM}/groups?search=engineering&exact=true`)).json;
+    expect(groups.filter((g: { name: string }) => g.name === "engineering")).toEqual([]);
+    // The realm's own objects stay: the gateway's client and the user.
+    expect(await kcClient(admin, "mcp-gateway")).toHaveLength(1);
+    expect((await admin.get(`${REALM}/users?username=mcp&exact=true`)).json).toHaveLength(1);
+    // What the upstream make target applied stays: it has no teardown target (README: "What stays").
+    expect(await status(TOKEN_EXCHANGE_SECRET)).toBe(200);
+    expect(await (await mcpSession(mcpUrl())).toolNames()).toContain("namespaces_list");
+  });
+
+  it("destroy leaves nothing of the stack: objects gone, Gateway listeners intact, no server process, port free", async () => {
+    const result = await s.stack.destroy();
+    expect(result.summary.result).toBe("succeeded");
+    expect(await listenerNames()).toEqual(["http", "mcp"]);
+    for (const p of [ROUTE, SERVICE, ENTRY, MCP_SERVER, AUTH_POLICY, BINDING]) expect(await status(p), p).toBe(404);
+    expect(processesWith("kubernetes-mcp-server", `--port ${port} `)).toEqual([]);
+    expect(portAnswers(port)).toBe(false);
+    const state = await s.stack.exportStack();
+    expect(state.deployment.resources ?? []).toEqual([]);
+  });
+});

@@ -1,0 +1,263 @@
+/**
+ * The offline test bed the real-engine tests run against (testbed/): the MCP Gateway repository,
+ * Keycloak from Maven Central with the realm of a pinned gateway tag, and a loopback kube-apiserver
+ * started with the OIDC flags of that tag's Kind config, pointed at that Keycloak.
+ */
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as https from "node:https";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { ConfigMap, Stack } from "@pulumi/pulumi/automation";
+import { REPO_ROOT } from "./engine";
+
+/** The tags of testbed/gateway/checkout.sh's repository (the bundle's, or upstream's commits). */
+export type GatewayTag = "guide-397bf8d" | "guide-fd2e9da";
+
+const run = (script: string, args: string[] = [], env: Record<string, string> = {}) =>
+  execFileSync("bash", [path.join(REPO_ROOT, script), ...args], {
+    cwd: REPO_ROOT,
+    encoding: "utf8",
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+
+/** `export NAME=value` lines (printf %q quoted) -> object. */
+function exportsOf(out: string): Record<string, string> {
+  const vars: Record<string, string> = {};
+  for (const m of out.matchAll(/^export (\w+)=(.*)$/gm)) {
+    vars[m[1]] = execFileSync("bash", ["-c", `printf %s ${m[2]}`], { encoding: "utf8" });
+  }
+  return vars;
+}
+
+let repo: string | undefined;
+/** Path of the gateway repository with the guide's tags (cloned once into the cache). */
+export function gatewayRepo(): string {
+  repo ??= run("testbed/gateway/checkout.sh").trim();
+  return repo;
+}
+
+/** A file of the gateway repository at a tag, written to a temp file; its path. */
+export function gatewayFile(tag: GatewayTag, file: string): string {
+  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "mcp-gw-file-")), path.basename(file));
+  fs.writeFileSync(out, execFileSync("git", ["-C", gatewayRepo(), "show", `${tag}:${file}`]));
+  return out;
+}
+
+/** A small JSON client of an HTTPS API (the API server, Keycloak) trusting one CA. */
+export class Api {
+  constructor(
+    readonly base: string,
+    private readonly ca: Buffer,
+    private bearer?: string,
+  ) {}
+
+  withToken(token: string): Api {
+    return new Api(this.base, this.ca, token);
+  }
+
+  request(
+    method: string,
+    apiPath: string,
+    body?: unknown,
+    contentType = "application/json",
+  ): Promise<{ status: number; json: any; text: string }> {
+    return new Promise((resolve, reject) => {
+      const payload = body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body);
+      const req = https.request(
+        new URL(apiPath, this.base),
+        {
+          method,
+          ca: this.ca,
+          headers: {
+            ...(this.bearer ? { authorization: `Bearer ${this.bearer}` } : {}),
+            "content-type": contentType,
+          },
+        },
+        (res) => {
+          let text = "";
+          res.on("data", (c) => (text += c));
+          res.on("end", () => {
+            let json: any = {};
+            try {
+              json = text ? JSON.parse(text) : {};
+            } catch {
+              json = {};
+            }
+            resolve({ status: res.statusCode ?? 0, json, text });
+          });
+        },
+      );
+      req.on("error", reject);
+      req.end(payload);
+    });
+  }
+
+  get(apiPath: string) {
+    return this.request("GET", apiPath);
+  }
+
+  /** A form POST (OAuth token endpoints). */
+  form(apiPath: string, fields: Record<string, string>) {
+    return this.request("POST", apiPath, new URLSearchParams(fields).toString(), "application/x-www-form-urlencoded");
+  }
+}
+
+export interface Keycloak {
+  dir: string;
+  url: string;
+  ca: string;
+  issuer: string;
+  adminUser: string;
+  adminPassword: string;
+  /** The admin REST API, logged in as the bootstrap admin. */
+  admin(): Promise<Api>;
+  stop(): void;
+}
+
+/** Keycloak (testbed/keycloak) on loopback, HTTPS, with the realm import of the gateway at `tag`. */
+export async function startKeycloak(tag: GatewayTag): Promise<Keycloak> {
+  run("testbed/keycloak/fetch.sh");
+  const realm = gatewayFile(tag, "config/keycloak/realm-import.yaml");
+  const v = exportsOf(run("testbed/keycloak/start.sh", [realm]));
+  const api = new Api(v.KEYCLOAK_URL, fs.readFileSync(v.KEYCLOAK_CA));
+  return {
+    dir: v.KEYCLOAK_DIR,
+    url: v.KEYCLOAK_URL,
+    ca: v.KEYCLOAK_CA,
+    issuer: v.KEYCLOAK_ISSUER,
+    adminUser: v.KEYCLOAK_ADMIN_USER,
+    adminPassword: v.KEYCLOAK_ADMIN_PASSWORD,
+    async admin() {
+      const res = await api.form("/realms/master/protocol/openid-connect/token", {
+        grant_type: "password",
+        client_id: "admin-cli",
+        username: v.KEYCLOAK_ADMIN_USER,
+        password: v.KEYCLOAK_ADMIN_PASSWORD,
+      });
+      if (res.status !== 200) throw new Error(`Keycloak admin login: ${res.status} ${res.text}`);
+      return api.withToken(res.json.access_token);
+    },
+    stop: () => void run("testbed/keycloak/stop.sh", [v.KEYCLOAK_DIR]),
+  };
+}
+
+export interface ApiServer {
+  dir: string;
+  url: string;
+  /** Path of an admin kubeconfig (static token, system:masters). */
+  kubeconfig: string;
+  token: string;
+  /** The admin client of the API server. */
+  kube: Api;
+  stop(): void;
+}
+
+/**
+ * kube-apiserver + etcd (+ garbage collector and namespace controllers) on loopback, with what the
+ * gateway's setup leaves (CRDs, namespaces, the Gateway with two listeners of its own). With
+ * `oidc`: the OIDC flags of the Kind config at `oidc.tag`, issuer and CA of the given Keycloak.
+ */
+export function startApiServer(oidc?: { keycloak: Keycloak; tag: GatewayTag }): ApiServer {
+  const env: Record<string, string> = oidc
+    ? {
+        MCP_APISERVER_OIDC_ISSUER: oidc.keycloak.issuer,
+        MCP_APISERVER_OIDC_CA: oidc.keycloak.ca,
+        MCP_APISERVER_KIND_CONFIG: gatewayFile(oidc.tag, "config/kind/cluster.yaml"),
+      }
+    : {};
+  const v = exportsOf(run("testbed/apiserver/start.sh", [], env));
+  try {
+    run("testbed/apiserver/crds.sh", [v.APISERVER_DIR]);
+  } catch (err) {
+    run("testbed/apiserver/stop.sh", [v.APISERVER_DIR]);
+    throw err;
+  }
+  return {
+    dir: v.APISERVER_DIR,
+    url: v.APISERVER_URL,
+    kubeconfig: v.KUBECONFIG,
+    token: v.APISERVER_TOKEN,
+    kube: new Api(v.APISERVER_URL, fs.readFileSync(v.APISERVER_CA), v.APISERVER_TOKEN),
+    stop: () => void run("testbed/apiserver/stop.sh", [v.APISERVER_DIR]),
+  };
+}
+
+/** The stand-ins for `make` and Kind's `kind` (testbed/standins), with their own call log. */
+export function standIns(apiServer: ApiServer): { env: Record<string, string>; calls(): string[] } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mcp-standins-"));
+  return {
+    env: {
+      PATH: `${path.join(REPO_ROOT, "testbed/standins")}:${process.env.PATH}`,
+      MCP_STANDIN_DIR: dir,
+      MCP_STANDIN_KUBECONFIG: apiServer.kubeconfig,
+    },
+    calls: () => {
+      const log = path.join(dir, "calls.log");
+      return fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n").filter(Boolean) : [];
+    },
+  };
+}
+
+/** True when something accepts TCP connections on 127.0.0.1:port. */
+export function portAnswers(port: number): boolean {
+  const probe = `require("net").connect(${port}, "127.0.0.1").on("connect", () => process.exit(0)).on("error", () => process.exit(1))`;
+  try {
+    execFileSync("node", ["-e", probe], { stdio: "ignore", timeout: 5000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Command lines of running processes that contain every one of `parts`. */
+export function processesWith(...parts: string[]): string[] {
+  return execFileSync("ps", ["-eo", "stat=,args="], { encoding: "utf8" })
+    .split("\n")
+    .filter((l) => !l.trim().startsWith("Z") && parts.every((p) => l.includes(p)));
+}
+
+/** A free loopback TCP port. */
+export function freePort(): number {
+  return Number(
+    execFileSync(
+      "node",
+      [
+        "-e",
+        'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })',
+      ],
+      { encoding: "utf8" },
+    ).trim(),
+  );
+}
+
+/**
+ * Points a stack at the test bed: an existing cluster (the loopback API server), the gateway
+ * repository at `tag` (for the token-exchange setup), a kubernetes-mcp-server the stack starts
+ * on loopback at `port`, and for `oidc` the test bed's Keycloak, verified with its CA.
+ */
+export async function useTestBed(
+  stack: Stack,
+  bed: { apiServer: ApiServer; tag: GatewayTag; port: number; keycloak?: Keycloak; useCase?: "no-auth" | "oidc" },
+): Promise<void> {
+  const config: ConfigMap = {
+    useCase: { value: bed.useCase ?? "no-auth" },
+    "cluster.mode": { value: "existing" },
+    "cluster.kubeconfig": { value: fs.readFileSync(bed.apiServer.kubeconfig, "utf8"), secret: true },
+    "cluster.repoUrl": { value: gatewayRepo() },
+    "cluster.ref": { value: bed.tag },
+    "mcpServer.port": { value: String(bed.port) },
+    "mcpServer.bindAddress": { value: "127.0.0.1" },
+  };
+  if (bed.keycloak) {
+    Object.assign(config, {
+      "keycloak.url": { value: bed.keycloak.url },
+      "keycloak.adminUser": { value: bed.keycloak.adminUser },
+      "keycloak.adminPassword": { value: bed.keycloak.adminPassword, secret: true },
+      "keycloak.rootCaCertificate": { value: fs.readFileSync(bed.keycloak.ca, "utf8") },
+      "keycloak.tlsInsecureSkipVerify": { value: "false" },
+    });
+  }
+  await stack.setAllConfig(config, true);
+}
