@@ -15,7 +15,7 @@ export default tseslint.config(
   },
   {
     // Tests read loosely typed engine payloads (wire inputs, YAML fixtures).
-    files: ["test/**/*.ts", "policy/**/*.ts"],
+    files: ["test/**/*.ts", "testbed/**/*.ts", "policy/**/*.ts"],
     rules: { "@typescript-eslint/no-explicit-any": "off" },
   },
 );

@@ -1,0 +1,12 @@
+import { defineConfig } from "vitest/config";
+
+// `npm run bench`: the stack against the guide's steps as a script, on the real-engine test bed.
+// Not part of `npm run test:all`.
+export default defineConfig({
+  test: {
+    include: ["testbed/bench/**/*.bench-run.ts"],
+    pool: "forks",
+    testTimeout: 900_000,
+    hookTimeout: 300_000,
+  },
+});
