@@ -6,8 +6,10 @@
 // Run through testbed/apiserver/crds.sh, which passes the apiserver's env file.
 //
 // The CRDs come from their Go modules (`go mod download`: proxy + checksum database), not from a
-// copy in this repo. The CRDs fetched by testbed/crds/fetch-crds.sh into .cache/crds/ (AuthPolicy,
-// MCPServer) are applied too when present.
+// copy in this repo. The MCP Gateway's own CRDs (MCPServer, MCPVirtualServer: every CRD in
+// config/crd/*.yaml) come from the repository of testbed/gateway/checkout.sh at the tag
+// MCP_GATEWAY_CRD_REF (default guide-fd2e9da), since no module proxy serves the gateway. The CRDs
+// fetched by testbed/crds/fetch-crds.sh into .cache/crds/ (AuthPolicy) are applied too when present.
 //
 // --check: afterwards, prove server-side apply merges listeners by name: a second manager adds a
 // listener, the two others stay; it then applies an empty list and only the two others remain.
@@ -23,6 +25,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const YAML = createRequire(join(root, "package.json"))("yaml"); // the project's own dependency
 const GATEWAY_API = process.env.MCP_GATEWAY_API_VERSION || "v1.3.0";
 const ISTIO_API = process.env.MCP_ISTIO_API_VERSION || "v1.31.4";
+const GATEWAY_REF = process.env.MCP_GATEWAY_CRD_REF || "guide-fd2e9da";
 const log = (m) => process.stderr.write(`apiserver-crds: ${m}\n`);
 const fail = (m) => {
   log(`ERROR: ${m}`);
@@ -84,10 +87,35 @@ function moduleDir(mod, version) {
     );
   }
 }
-const docs = (file) =>
-  YAML.parseAllDocuments(readFileSync(file, "utf8"))
+const crdsIn = (text) =>
+  YAML.parseAllDocuments(text)
     .map((d) => d.toJS())
     .filter((d) => d?.kind === "CustomResourceDefinition");
+const docs = (file) => crdsIn(readFileSync(file, "utf8"));
+
+// The MCP Gateway's CRDs: config/crd/*.yaml of its repository (testbed/gateway/checkout.sh) at GATEWAY_REF.
+function gatewayCrds() {
+  let repo;
+  try {
+    repo = execFileSync("bash", [join(root, "testbed/gateway/checkout.sh")], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+    }).trim();
+  } catch (e) {
+    fail(`testbed/gateway/checkout.sh failed: ${e.message}`);
+  }
+  const git = (...args) => execFileSync("git", ["-C", repo, ...args], { encoding: "utf8", maxBuffer: 64 << 20 });
+  try {
+    return git("ls-tree", "--name-only", `${GATEWAY_REF}:config/crd`)
+      .split("\n")
+      .filter((f) => f.endsWith(".yaml"))
+      .flatMap((f) => crdsIn(git("show", `${GATEWAY_REF}:config/crd/${f}`)));
+  } catch (e) {
+    fail(
+      `reading config/crd at ${GATEWAY_REF} in ${repo}: ${e.message} (tags: guide-397bf8d guide-fd2e9da main-1eeb671 kuadrant-v0.9.0)`,
+    );
+  }
+}
 
 const gwDir = join(moduleDir("sigs.k8s.io/gateway-api", GATEWAY_API), "config/crd/standard");
 const crds = readdirSync(gwDir)
@@ -95,12 +123,15 @@ const crds = readdirSync(gwDir)
   .flatMap((f) => docs(join(gwDir, f)));
 const istio = docs(join(moduleDir("istio.io/api", ISTIO_API), "kubernetes/customresourcedefinitions.gen.yaml"));
 crds.push(...istio.filter((c) => c.metadata.name === "serviceentries.networking.istio.io"));
+crds.push(...gatewayCrds());
 const cached = join(root, ".cache/crds");
 if (existsSync(cached))
   crds.push(
     ...readdirSync(cached)
       .filter((f) => f.endsWith(".yaml"))
-      .flatMap((f) => docs(join(cached, f))),
+      .flatMap((f) => docs(join(cached, f)))
+      // MCPServer is there too (same file, pinned sha256): apply each CRD once.
+      .filter((c) => !crds.some((x) => x.metadata.name === c.metadata.name)),
   );
 
 const t0 = Date.now();

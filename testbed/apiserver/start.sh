@@ -11,6 +11,15 @@
 #
 # Everything lives in a fresh temp dir (etcd data, keys, certs, logs, kubeconfig); ports are free
 # loopback ports picked at start. Needs the binaries of testbed/apiserver/build.sh, openssl, curl, node.
+#
+# OIDC, as the MCP Gateway's Kind cluster has it: with MCP_APISERVER_OIDC_ISSUER (an https URL, e.g.
+# https://127.0.0.1:PORT/realms/mcp) and MCP_APISERVER_OIDC_CA (the CA file of its certificate), the
+# apiserver also gets the oidc-* flags of the ClusterConfiguration patch in the gateway's
+# config/kind/cluster.yaml (client id mcp-test/kubernetes-mcp, claims preferred_username and groups, no
+# username prefix), with that issuer and CA instead of Kind's. The file: MCP_APISERVER_KIND_CONFIG, else
+# config/kind/cluster.yaml at tag MCP_APISERVER_KIND_REF (default guide-fd2e9da) of testbed/gateway/checkout.sh.
+# The issuer need not be up at start: kube-apiserver fetches its discovery document in the background
+# (at once, then every 10 s until it succeeds) and rejects OIDC tokens (401) until then.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -31,6 +40,13 @@ CONTROLLERS=${MCP_APISERVER_CONTROLLERS:-garbage-collector-controller,namespace-
 [[ $CONTROLLERS == none ]] || bins+=("${KUBE_CONTROLLER_MANAGER_BIN:-kube-controller-manager (not in $OUT/env.sh)}")
 for b in "${bins[@]}"; do [[ -x $b ]] || die "$b missing: run testbed/apiserver/build.sh"; done
 for c in openssl curl node; do command -v $c >/dev/null || die "$c not found (apt-get install $c)"; done
+ISSUER=${MCP_APISERVER_OIDC_ISSUER:-} OIDC_CA=${MCP_APISERVER_OIDC_CA:-}
+if [[ -n $ISSUER || -n $OIDC_CA ]]; then
+	[[ -n $ISSUER && -n $OIDC_CA ]] || die "set MCP_APISERVER_OIDC_ISSUER and MCP_APISERVER_OIDC_CA together (issuer '$ISSUER', CA '$OIDC_CA')"
+	[[ $ISSUER == https://* ]] || die "MCP_APISERVER_OIDC_ISSUER must be an https URL (kube-apiserver refuses others): $ISSUER"
+	[[ -f $OIDC_CA ]] || die "MCP_APISERVER_OIDC_CA=$OIDC_CA: no such file (kube-apiserver reads it once, at start)"
+	OIDC_CA=$(realpath "$OIDC_CA")
+fi
 
 D=$(mktemp -d "${TMPDIR:-/tmp}/mcp-apiserver.XXXXXX")
 # On any failure below: stop what was started and remove the dir, showing the logs' tails.
@@ -57,6 +73,26 @@ echo "$TOKEN,admin,admin,\"system:masters\"" >"$D/tokens.csv"
 { openssl genrsa -out "$D/sa.key" 2048 && openssl rsa -in "$D/sa.key" -pubout -out "$D/sa.pub"; } 2>/dev/null ||
 	fail "openssl could not generate the service-account key"
 
+# OIDC flags (only with MCP_APISERVER_OIDC_ISSUER): read from the gateway's Kind config.
+OIDC_FLAGS=()
+if [[ -n $ISSUER ]]; then
+	KIND_CONFIG=${MCP_APISERVER_KIND_CONFIG:-}
+	KIND_FROM=$KIND_CONFIG
+	if [[ -z $KIND_CONFIG ]]; then
+		ref=${MCP_APISERVER_KIND_REF:-guide-fd2e9da}
+		repo=$("$HERE/../gateway/checkout.sh") || fail "testbed/gateway/checkout.sh failed"
+		KIND_CONFIG=$D/kind-cluster.yaml KIND_FROM="$repo at $ref:config/kind/cluster.yaml"
+		git -C "$repo" show "$ref:config/kind/cluster.yaml" >"$KIND_CONFIG" || fail "no config/kind/cluster.yaml at $ref in $repo"
+	fi
+	flags=$(node "$HERE/kind-oidc-flags.mjs" "$KIND_CONFIG" "$ISSUER" "$OIDC_CA") || fail "no OIDC flags in $KIND_FROM"
+	mapfile -t OIDC_FLAGS <<<"$flags"
+	log "OIDC flags from $KIND_FROM (issuer and CA file replaced):"
+	for f in "${OIDC_FLAGS[@]}"; do log "  $f"; done
+	# Only informative: the apiserver starts either way and retries the discovery every 10 s.
+	curl -fsS -m 2 --cacert "$OIDC_CA" "$ISSUER/.well-known/openid-configuration" >/dev/null 2>&1 ||
+		log "note: $ISSUER/.well-known/openid-configuration does not answer yet: kube-apiserver retries it every 10 s and rejects OIDC tokens until it does"
+fi
+
 # etcd: single member, loopback only; no fsync because the data is thrown away anyway.
 # setsid: the servers outlive this script and get no signal from its terminal.
 setsid "$ETCD_BIN" --name mcp --data-dir "$D/etcd" --unsafe-no-fsync \
@@ -79,7 +115,7 @@ setsid "$KUBE_APISERVER_BIN" --etcd-servers "http://127.0.0.1:$EP" \
 	--token-auth-file "$D/tokens.csv" --authorization-mode RBAC \
 	--service-account-issuer https://kubernetes.default.svc.cluster.local \
 	--service-account-key-file "$D/sa.pub" --service-account-signing-key-file "$D/sa.key" \
-	--service-cluster-ip-range 10.96.0.0/16 --profiling=false \
+	--service-cluster-ip-range 10.96.0.0/16 --profiling=false ${OIDC_FLAGS[@]+"${OIDC_FLAGS[@]}"} \
 	</dev/null >"$D/kube-apiserver.log" 2>&1 &
 echo $! >"$D/kube-apiserver.pid"
 
@@ -130,6 +166,11 @@ ETCD_PID=$(cat "$D/etcd.pid")
 KUBE_CONTROLLER_MANAGER_PID=$KCM_PID
 ETCD_URL=http://127.0.0.1:$EP
 EOF
+# OIDC mode only: the issuer (users are "<issuer>#<preferred_username>") and the audience tokens need.
+if [[ -n $ISSUER ]]; then
+	printf 'APISERVER_OIDC_ISSUER=%s\n' "$ISSUER" >>"$D/env"
+	printf 'APISERVER_OIDC_CLIENT_ID=%s\n' "$(printf '%s\n' "${OIDC_FLAGS[@]}" | sed -n 's/^--oidc-client-id=//p')" >>"$D/env"
+fi
 echo "$D" >"$OUT/current" # default for stop.sh and crds.sh
-log "kube-apiserver $KUBE_APISERVER_VERSION + etcd $ETCD_VERSION${KCM_PID:+ + kube-controller-manager ($CONTROLLERS)} ready at $URL in $(awk "BEGIN { printf \"%.1f\", $(date +%s.%N) - $T0 }")s; logs in $D"
+log "kube-apiserver $KUBE_APISERVER_VERSION${ISSUER:+ (OIDC issuer $ISSUER)} + etcd $ETCD_VERSION${KCM_PID:+ + kube-controller-manager ($CONTROLLERS)} ready at $URL in $(awk "BEGIN { printf \"%.1f\", $(date +%s.%N) - $T0 }")s; logs in $D"
 while IFS='=' read -r k v; do printf 'export %s=%q\n' "$k" "$v"; done <"$D/env"

@@ -7,8 +7,10 @@
 //   1. its Go module at the pinned version, fetched by the go command (`go mod download -json`),
 //      so the Go module proxy and the checksum database vouch for the content;
 //   2. only when the go command cannot get it, and the pin has a "git" entry: a local clone named
-//      by its environment variable (gitDirEnv), else the repo-relative defaultDir if it exists
-//      (.mcp-gateway/ is where the stack clones the MCP Gateway): `git show <commit>:<path>`.
+//      by its environment variable (gitDirEnv), else the repository the script "checkout" prints
+//      (repo-relative; testbed/gateway/checkout.sh for the MCP Gateway: the offline bundle or
+//      GitHub): `git show <rev>:<path>`, rev = the pinned commit when the clone has it, else the
+//      tag "ref" (the bundle's snapshot commits have other hashes than upstream's).
 // Either way the file must have the pinned sha256.
 //
 // Warm runs only hash the cached files: the go command is not started when they match the pins.
@@ -43,7 +45,10 @@ const started = Date.now();
 
 const sha256 = (buf) => createHash("sha256").update(buf).digest("hex");
 const log = (msg) => process.stderr.write(`fetch-crds: ${msg}\n`);
-const rel = (p) => relative(process.cwd(), p) || ".";
+const rel = (p) => {
+  const r = relative(process.cwd(), p) || ".";
+  return r.startsWith("..") ? p : r; // outside the working directory: the absolute path reads better
+};
 
 function fail(msg) {
   log(msg);
@@ -154,18 +159,39 @@ function viaGoModule(pin) {
 function viaGit(pin) {
   if (!pin.git) return null;
   const envName = pin.git.gitDirEnv;
-  // The variable, else the clone the stack itself makes (pins.json "defaultDir", repo-relative).
-  const fallback = pin.git.defaultDir && resolve(root, pin.git.defaultDir);
-  const dir = (envName && process.env[envName]) || (fallback && existsSync(fallback) ? fallback : "");
+  let dir = envName && process.env[envName];
+  let from = `${envName}=${dir}`;
+  if (!dir && pin.git.checkout) {
+    // The script prints the repository's path on stdout; its progress goes to our stderr.
+    from = pin.git.checkout;
+    const r = spawnSync("bash", [resolve(root, pin.git.checkout)], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+      timeout: 600_000,
+    });
+    if (r.error || r.status !== 0)
+      return { error: `${from} failed (${r.error ? r.error.message : `exit ${r.status}`})` };
+    dir = r.stdout.trim();
+  }
   if (!dir) return null;
   const git = (args, enc = "utf8") => spawnSync("git", ["-C", dir, ...args], { encoding: enc, maxBuffer: 64 << 20 });
-  const has = git(["cat-file", "-e", `${pin.commit}^{commit}`]);
-  if (has.error) return { error: `${envName}=${dir}: git is not on PATH` };
-  if (has.status !== 0)
-    return { error: `${envName}=${dir} is not a git clone holding commit ${pin.commit} (git fetch it)` };
-  const show = git(["show", `${pin.commit}:${pin.path}`], "buffer");
-  if (show.status !== 0) return { error: `${envName}=${dir}: commit ${pin.commit} has no ${pin.path}` };
-  return { content: show.stdout, origin: { via: "git", gitDir: resolve(dir), repository: pin.git.url } };
+  const resolveRev = (rev) => {
+    const r = git(["rev-parse", "-q", "--verify", `${rev}^{commit}`]);
+    if (r.error) return { error: `${from}: git is not on PATH` };
+    return r.status === 0 ? { rev, commit: r.stdout.trim() } : null;
+  };
+  const found = resolveRev(pin.commit) || (pin.git.ref && resolveRev(pin.git.ref));
+  if (!found)
+    return {
+      error: `${from}: ${dir} is not a git clone holding commit ${pin.commit}${pin.git.ref ? ` or tag ${pin.git.ref}` : ""} (git fetch it)`,
+    };
+  if (found.error) return found;
+  const show = git(["show", `${found.rev}:${pin.path}`], "buffer");
+  if (show.status !== 0) return { error: `${from}: ${found.rev} in ${dir} has no ${pin.path}` };
+  return {
+    content: show.stdout,
+    origin: { via: "git", gitDir: resolve(dir), gitRev: found.rev, gitCommit: found.commit, repository: pin.git.url },
+  };
 }
 
 function writeAtomic(file, data) {
@@ -198,7 +224,7 @@ for (const pin of stale) {
     fromGit = viaGit(pin);
     if (fromGit && fromGit.content) {
       log(
-        `  the go command could not get it (${fromGo.error.split("\n")[0]}); taking it from ${rel(fromGit.origin.gitDir)}`,
+        `  the go command could not get it (${fromGo.error.split("\n")[0]}); taking it from ${rel(fromGit.origin.gitDir)} at ${fromGit.origin.gitRev}`,
       );
       got = fromGit;
     }
@@ -213,7 +239,7 @@ for (const pin of stale) {
     if (pin.git) {
       todo.push(
         `or set ${pin.git.gitDirEnv} to a clone of ${pin.git.url} that has commit ${pin.commit.slice(0, 12)} and run again` +
-          (pin.git.defaultDir ? ` (without it the script looks for the clone ${pin.git.defaultDir}/)` : ""),
+          (pin.git.checkout ? ` (without it the script reads the repository ${pin.git.checkout} prints)` : ""),
       );
     }
     problems.push(
