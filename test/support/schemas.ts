@@ -400,15 +400,3 @@ export function validateGatewayListener(listener: unknown): string[] {
 export function pinnedCrds(): ReadonlyArray<Readonly<Pin>> {
   return pins();
 }
-
-/** Whether the pinned CRD of `kind` is in the cache (fetch-crds.sh may leave an unavailable one out). */
-export function crdCached(kind: string): boolean {
-  const pin = pins().find((p) => p.kind === kind);
-  if (!pin) return false;
-  try {
-    loadCrd(pin);
-    return true;
-  } catch {
-    return false;
-  }
-}
