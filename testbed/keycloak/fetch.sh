@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Puts a Keycloak distribution (org.keycloak:keycloak-quarkus-dist from Maven Central, via mvn into
+# ~/.m2) into the cache, built once for the options start.sh uses, and picks a Java 21+ to run it.
+#
+#   testbed/keycloak/fetch.sh    # cold: download + unpack + `kc.sh build`; warm: checks only (< 1 s)
+#
+# stdout: `export KEYCLOAK_HOME=<dist dir>` and `export KEYCLOAK_JAVA_HOME=<jdk>` (start.sh evals it);
+# progress goes to stderr.
+#   MCP_KEYCLOAK_VERSION     default 26.5.6
+#   MCP_KEYCLOAK_JAVA_HOME   the JDK to use; default: the first of $JAVA_HOME, /usr/lib/jvm/*, java on
+#                            PATH whose `java -version` is >= 21
+#   MCP_M2_REPO              the local Maven repository mvn downloads into (default ~/.m2/repository)
+# The cached dist is `kc.sh build --db=dev-file` (build-time options) so start.sh can run
+# `kc.sh start --optimized`: that skips the Quarkus re-augmentation `start-dev` does on every fresh
+# copy (~12 s of a ~34 s start on 2 cores, see README.md). Nothing writes into the dist afterwards:
+# each start.sh instance has its own Keycloak home (data, import, lib/quarkus) in its temp dir.
+set -euo pipefail
+
+VERSION=${MCP_KEYCLOAK_VERSION:-26.5.6}
+CACHE=${MCP_STACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mcp-gateway-stack}
+OUT=$CACHE/keycloak
+DIST=$OUT/keycloak-$VERSION
+M2=${MCP_M2_REPO:-$HOME/.m2/repository}
+BUILD_OPTS=(--db=dev-file) # build-time options; cache=local etc. are runtime options (start.sh)
+MARKER=.mcp-gateway-stack-build
+log() { echo "keycloak-fetch: $*" >&2; }
+die() {
+	log "ERROR: $*"
+	exit 1
+}
+
+# java_major JAVA: the feature version of `JAVA -version` (1.8.0_x -> 8, 21.0.2 -> 21), or nothing.
+java_major() {
+	local v
+	v=$("$1" -version 2>&1 | sed -n 's/^[^"]*version "\([^"]*\)".*/\1/p' | head -n1) || true
+	[[ $v == 1.* ]] && v=${v#1.}
+	v=${v%%[.+_-]*}
+	[[ $v =~ ^[0-9]+$ ]] && echo "$v"
+}
+
+JAVA_NEED="Keycloak ${VERSION%%.*} needs Java 21+: install a JDK 21+ (Debian: openjdk-21-jdk-headless / temurin) or set MCP_KEYCLOAK_JAVA_HOME"
+if [[ -n ${MCP_KEYCLOAK_JAVA_HOME:-} ]]; then
+	[[ -x $MCP_KEYCLOAK_JAVA_HOME/bin/java ]] || die "MCP_KEYCLOAK_JAVA_HOME=$MCP_KEYCLOAK_JAVA_HOME has no bin/java. $JAVA_NEED"
+	m=$(java_major "$MCP_KEYCLOAK_JAVA_HOME/bin/java")
+	((${m:-0} >= 21)) || die "MCP_KEYCLOAK_JAVA_HOME=$MCP_KEYCLOAK_JAVA_HOME is Java ${m:-?}. $JAVA_NEED"
+	JH=$MCP_KEYCLOAK_JAVA_HOME
+else
+	JH=
+	cands=()
+	[[ -n ${JAVA_HOME:-} ]] && cands+=("$JAVA_HOME")
+	for j in /usr/lib/jvm/*; do [[ -d $j ]] && cands+=("$j"); done
+	if p=$(command -v java 2>/dev/null); then p=$(readlink -f "$p") && cands+=("${p%/bin/java}"); fi
+	for j in "${cands[@]}"; do
+		[[ -x $j/bin/java ]] || continue
+		m=$(java_major "$j/bin/java")
+		if ((${m:-0} >= 21)); then
+			JH=$(cd "$j" && pwd -P)
+			break
+		fi
+	done
+	[[ -n $JH ]] || die "no Java 21+ found (looked at: ${cands[*]:-nothing}). $JAVA_NEED"
+fi
+
+emit() {
+	printf 'export KEYCLOAK_HOME=%q\n' "$DIST"
+	printf 'export KEYCLOAK_JAVA_HOME=%q\n' "$JH"
+}
+# Warm: the dist is there and built with the same options.
+if [[ $(cat "$DIST/$MARKER" 2>/dev/null) == "${BUILD_OPTS[*]}" ]]; then
+	emit
+	exit 0
+fi
+
+mkdir -p "$OUT"
+exec 9>"$OUT/.lock"
+flock 9 # concurrent fetches: the second waits, then finds the dist ready
+if [[ $(cat "$DIST/$MARKER" 2>/dev/null) == "${BUILD_OPTS[*]}" ]]; then
+	emit
+	exit 0
+fi
+
+T0=$(date +%s.%N)
+GAV=org.keycloak:keycloak-quarkus-dist:$VERSION:tar.gz
+TGZ=$M2/org/keycloak/keycloak-quarkus-dist/$VERSION/keycloak-quarkus-dist-$VERSION.tar.gz
+if [[ ! -f $TGZ ]]; then
+	command -v mvn >/dev/null || die "mvn not found (Debian: apt-get install maven): it downloads $GAV"
+	log "downloading $GAV with mvn (~160 MB)"
+	mvn -B -q dependency:get -Dartifact="$GAV" >&2 || die "mvn dependency:get -Dartifact=$GAV failed"
+	[[ -f $TGZ ]] || die "mvn succeeded but $TGZ is missing (another localRepository in settings.xml? set MCP_M2_REPO)"
+fi
+# mvn only warns on a checksum mismatch: check the .sha1 it saved from Central.
+if [[ -f $TGZ.sha1 ]]; then
+	want=$(cut -c1-40 "$TGZ.sha1")
+	got=$(sha1sum "$TGZ" | cut -c1-40)
+	[[ $want == "$got" ]] || die "$TGZ: sha1 $got, Maven Central says $want (delete it and retry)"
+fi
+
+# Unpack and build in a temp dir beside the final one, then rename: a half-made dist never shows.
+TMP=$(mktemp -d "$OUT/.unpack.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+log "unpacking $(basename "$TGZ")"
+tar --no-same-owner -xzf "$TGZ" -C "$TMP" || die "could not unpack $TGZ"
+[[ -x $TMP/keycloak-$VERSION/bin/kc.sh ]] || die "$TGZ has no keycloak-$VERSION/bin/kc.sh"
+log "kc.sh build ${BUILD_OPTS[*]} with $JH (Java $(java_major "$JH/bin/java"); ~15 s)"
+JAVA_HOME=$JH JAVA_OPTS_APPEND=-XX:TieredStopAtLevel=1 "$TMP/keycloak-$VERSION/bin/kc.sh" build "${BUILD_OPTS[@]}" \
+	>"$TMP/build.log" 2>&1 || {
+	tail -n 20 "$TMP/build.log" >&2
+	die "kc.sh build failed"
+}
+echo "${BUILD_OPTS[*]}" >"$TMP/keycloak-$VERSION/$MARKER"
+rm -rf "$DIST"
+mv "$TMP/keycloak-$VERSION" "$DIST"
+log "Keycloak $VERSION ready in $DIST ($(awk "BEGIN { printf \"%.1f\", $(date +%s.%N) - $T0 }")s)"
+emit
