@@ -30,7 +30,8 @@ describe("pulumi preview of the dev stack, offline, with every real plugin", () 
     // The diff a pull request shows: the guide's values.
     expect(result.stdout).toContain('toolPrefix: "kube_"');
     expect(result.stdout).toContain('externalName: "host.containers.internal"');
-    expect(result.stdout).toContain('create    : "make local-env-setup"');
+    expect(result.stdout).toMatch(/create\s+: "make local-env-setup"/);
+    expect(result.stdout).toMatch(/delete\s+: "make local-env-teardown"/);
     expect(result.stdout).not.toContain("keycloakClientId");
   });
 
@@ -56,7 +57,7 @@ describe("pulumi preview of the dev stack, offline, with every real plugin", () 
       "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding": 1,
     });
     expect(result.stdout).toContain("keycloakClientId");
-    expect(result.stdout).toContain('name      : "https://keycloak.127-0-0-1.sslip.io:8002/realms/mcp#mcp"');
+    expect(result.stdout).toMatch(/name\s+: "https:\/\/keycloak\.127-0-0-1\.sslip\.io:8002\/realms\/mcp#mcp"/);
     expect(result.stdout).not.toContain("preview-admin-password");
   });
 });
