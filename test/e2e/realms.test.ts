@@ -37,7 +37,7 @@ async function realmSnapshot(admin: Api) {
 beforeAll(async () => {
   keycloak = await startKeycloak(TAG);
   apiServer = startApiServer({ keycloak, tag: TAG });
-  s = await scratchStack("dev", standIns(apiServer).env);
+  s = await scratchStack("dev", standIns().env);
   await useTestBed(s.stack, { apiServer, tag: TAG, port: freePort(), keycloak, useCase: "oidc" });
 });
 

@@ -28,7 +28,7 @@ const pulumi = (...args: string[]) =>
 
 beforeAll(async () => {
   apiServer = startApiServer();
-  s = await scratchStack("dev", standIns(apiServer).env);
+  s = await scratchStack("dev", standIns().env);
   port = freePort();
   await useTestBed(s.stack, { apiServer, tag: TAG, port });
 });

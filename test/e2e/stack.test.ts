@@ -97,7 +97,7 @@ async function kcClient(admin: Awaited<ReturnType<Keycloak["admin"]>>, clientId:
 beforeAll(async () => {
   keycloak = await startKeycloak(TAG);
   apiServer = startApiServer({ keycloak, tag: TAG });
-  bed = standIns(apiServer);
+  bed = standIns();
   s = await scratchStack("dev", bed.env);
   port = freePort();
   await useTestBed(s.stack, { apiServer, tag: TAG, port, keycloak });

@@ -174,28 +174,53 @@ export function startApiServer(oidc?: { keycloak: Keycloak; tag: GatewayTag }): 
     run("testbed/apiserver/stop.sh", [v.APISERVER_DIR]);
     throw err;
   }
+  return apiServerAt(v.APISERVER_DIR);
+}
+
+/** An API server whose env file (testbed/apiserver/start.sh) is in `dir`. */
+function apiServerAt(dir: string): ApiServer {
+  const v = Object.fromEntries(
+    fs
+      .readFileSync(path.join(dir, "env"), "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+  );
   return {
-    dir: v.APISERVER_DIR,
+    dir,
     url: v.APISERVER_URL,
     kubeconfig: v.KUBECONFIG,
     token: v.APISERVER_TOKEN,
     kube: new Api(v.APISERVER_URL, fs.readFileSync(v.APISERVER_CA), v.APISERVER_TOKEN),
-    stop: () => void run("testbed/apiserver/stop.sh", [v.APISERVER_DIR]),
+    stop: () => void run("testbed/apiserver/stop.sh", [dir]),
   };
 }
 
-/** The stand-ins for `make` and Kind's `kind` (testbed/standins), with their own call log. */
-export function standIns(apiServer: ApiServer): { env: Record<string, string>; calls(): string[] } {
+/**
+ * The stand-ins for `make`, Kind's `kind` and `docker` (testbed/standins), with their own call log.
+ * Each "Kind cluster" the make stand-in creates is a loopback API server of its own.
+ */
+export function standIns(): {
+  env: Record<string, string>;
+  calls(): string[];
+  cluster(name: string): ApiServer | undefined;
+  stopClusters(): void;
+} {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mcp-standins-"));
+  const clusters = path.join(dir, "clusters");
+  const cluster = (name: string) => {
+    const marker = path.join(clusters, name);
+    return fs.existsSync(marker) ? apiServerAt(fs.readFileSync(marker, "utf8").trim()) : undefined;
+  };
   return {
-    env: {
-      PATH: `${path.join(REPO_ROOT, "testbed/standins")}:${process.env.PATH}`,
-      MCP_STANDIN_DIR: dir,
-      MCP_STANDIN_KUBECONFIG: apiServer.kubeconfig,
-    },
+    env: { PATH: `${path.join(REPO_ROOT, "testbed/standins")}:${process.env.PATH}`, MCP_STANDIN_DIR: dir },
     calls: () => {
       const log = path.join(dir, "calls.log");
       return fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n").filter(Boolean) : [];
+    },
+    cluster,
+    stopClusters: () => {
+      for (const name of fs.existsSync(clusters) ? fs.readdirSync(clusters) : []) cluster(name)?.stop();
     },
   };
 }
