@@ -57,7 +57,15 @@ describe("an up killed with SIGKILL half way", () => {
     expect(servers()).toHaveLength(1);
   });
 
-  it("recovers with the README's steps: refresh (clearing pending creates), then up", async () => {
+  it("recovers with the README's steps: cancel (the killed run's lock), refresh (clearing pending creates), up", async () => {
+    const blocked = pulumi("up", "--yes", "--skip-preview");
+    expect(blocked.status).not.toBe(0);
+    expect(blocked.stderr).toContain("the stack is currently locked");
+    const cancel = pulumi("cancel", "--yes");
+    expect(cancel.status, cancel.stderr + cancel.stdout).toBe(0);
+    // Half way indeed: the killed run left an unfinished state.
+    const killed = JSON.parse(pulumi("stack", "export").stdout).deployment;
+    expect((killed.pending_operations ?? []).length > 0 || (killed.resources ?? []).length < 13).toBe(true);
     const refresh = pulumi("refresh", "--yes", "--clear-pending-creates");
     expect(refresh.status, refresh.stderr + refresh.stdout).toBe(0);
     const up = pulumi("up", "--yes", "--skip-preview");
