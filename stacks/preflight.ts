@@ -4,11 +4,25 @@
  * its value and what is needed, like a config error.
  */
 import * as fs from "node:fs";
+import * as https from "node:https";
 import * as net from "node:net";
 import { execFileSync } from "node:child_process";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
-import { PROJECT, type StackConfig } from "./config";
+import { PROJECT, type KeycloakConfig, type StackConfig } from "./config";
+
+/** What the preflight needs to ask Keycloak's admin API (the password already unwrapped). */
+export interface KeycloakAdminLogin {
+  url: string;
+  realm: string;
+  adminUser: string;
+  adminPassword: string;
+  rootCaCertificate?: string;
+  tlsInsecureSkipVerify: boolean;
+}
+
+/** How many clients with this client id a realm has, or why Keycloak could not be asked. */
+export type ClientCount = { count: number } | { error: string };
 
 export interface Probes {
   /** Resolves true when a TCP connection to host:port opens within the timeout. */
@@ -16,6 +30,63 @@ export interface Probes {
   /** Whether a command is on PATH. */
   hasCommand(name: string): boolean;
   readFile(path: string): string | undefined;
+  /** Logs in to Keycloak's admin API (realm master, admin-cli) and counts the clients named `clientId`. */
+  keycloakClients(login: KeycloakAdminLogin, clientId: string): Promise<ClientCount>;
+}
+
+/** One HTTPS request to Keycloak, verified with its CA (or not, when the config says so). */
+function keycloakRequest(
+  login: KeycloakAdminLogin,
+  path: string,
+  init: { method?: string; body?: string; token?: string },
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      new URL(path, login.url),
+      {
+        method: init.method ?? "GET",
+        ca: login.rootCaCertificate,
+        rejectUnauthorized: !login.tlsInsecureSkipVerify,
+        timeout: 10_000,
+        headers: {
+          ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
+          ...(init.body ? { "content-type": "application/x-www-form-urlencoded" } : {}),
+        },
+      },
+      (res) => {
+        let body = "";
+        res.on("data", (c) => (body += c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("no answer within 10 s")));
+    req.on("error", reject);
+    req.end(init.body);
+  });
+}
+
+async function countKeycloakClients(login: KeycloakAdminLogin, clientId: string): Promise<ClientCount> {
+  try {
+    const form = new URLSearchParams({
+      grant_type: "password",
+      client_id: "admin-cli",
+      username: login.adminUser,
+      password: login.adminPassword,
+    });
+    const auth = await keycloakRequest(login, "/realms/master/protocol/openid-connect/token", {
+      method: "POST",
+      body: form.toString(),
+    });
+    if (auth.status !== 200) return { error: `the admin login of '${login.adminUser}' was refused (HTTP ${auth.status})` };
+    const token = (JSON.parse(auth.body) as { access_token: string }).access_token;
+    const q = encodeURIComponent(clientId);
+    const res = await keycloakRequest(login, `/admin/realms/${login.realm}/clients?clientId=${q}`, { token });
+    if (res.status === 404) return { error: `it has no realm '${login.realm}'` };
+    if (res.status !== 200) return { error: `listing the clients of realm '${login.realm}' answered HTTP ${res.status}` };
+    return { count: (JSON.parse(res.body) as unknown[]).length };
+  } catch (err) {
+    return { error: `the HTTPS request failed: ${(err as Error).message}` };
+  }
 }
 
 export const realProbes: Probes = {
@@ -39,6 +110,7 @@ export const realProbes: Probes = {
     }
   },
   readFile: (p) => (fs.existsSync(p) ? fs.readFileSync(p, "utf8") : undefined),
+  keycloakClients: countKeycloakClients,
 };
 
 /** host and port of a URL, with the scheme's default port. */
@@ -62,6 +134,7 @@ export async function preflight(
   cfg: StackConfig,
   kubeconfig: string | undefined,
   probes: Probes = realProbes,
+  adminPassword?: string,
 ): Promise<string[]> {
   const problems: string[] = [];
   const key = (k: string) => `${PROJECT}:${k}`;
@@ -91,9 +164,43 @@ export async function preflight(
       problems.push(
         `${key("keycloak.url")} = '${cfg.keycloak.url}': Keycloak is not reachable there; start it or fix the URL`,
       );
+    } else if (cfg.keycloak && adminPassword !== undefined) {
+      problems.push(...(await keycloakObjectProblems(cfg, cfg.keycloak, adminPassword, probes)));
     }
   }
   return problems;
+}
+
+/**
+ * The admin login works, and the realm matches keycloak.existingObjects: `create` on a realm that
+ * already has the client would end in 409 Conflict half way through the run, `reference` on one
+ * without it in a failed lookup.
+ */
+async function keycloakObjectProblems(
+  cfg: StackConfig,
+  kc: KeycloakConfig,
+  adminPassword: string,
+  probes: Probes,
+): Promise<string[]> {
+  const clientId = `${cfg.mcpServer.namespace}/${cfg.mcpServer.routeName}`;
+  const found = await probes.keycloakClients({ ...kc, adminPassword }, clientId);
+  const key = (k: string) => `${PROJECT}:${k}`;
+  if ("error" in found) {
+    return [
+      `${key("keycloak.adminPassword")} = (secret): Keycloak at ${kc.url} could not be asked for client '${clientId}': ${found.error}; check keycloak.adminUser, keycloak.adminPassword, keycloak.realm and keycloak.rootCaCertificate`,
+    ];
+  }
+  if (kc.existingObjects === "create" && found.count > 0) {
+    return [
+      `${key("keycloak.existingObjects")} = 'create': realm '${kc.realm}' already has client '${clientId}' (gateway commits from e0d3f99 on import it with its roles and group); set keycloak.existingObjects to 'reference' to adopt them`,
+    ];
+  }
+  if (kc.existingObjects === "reference" && found.count === 0) {
+    return [
+      `${key("keycloak.existingObjects")} = 'reference': realm '${kc.realm}' has no client '${clientId}' to adopt; set keycloak.existingObjects to 'create'`,
+    ];
+  }
+  return [];
 }
 
 /** Runs the preflight unless this is a preview, and stops with one RunError listing every problem. */
@@ -102,7 +209,10 @@ export async function assertPreflight(cfg: StackConfig, probes: Probes = realPro
   const kubeconfig = cfg.cluster.kubeconfig
     ? await new Promise<string>((resolve) => cfg.cluster.kubeconfig!.apply((v) => resolve(v)))
     : undefined;
-  const problems = await preflight(cfg, kubeconfig, probes);
+  const adminPassword = cfg.keycloak
+    ? await new Promise<string>((resolve) => cfg.keycloak!.adminPassword.apply((v) => resolve(v)))
+    : undefined;
+  const problems = await preflight(cfg, kubeconfig, probes, adminPassword);
   if (problems.length > 0) {
     throw new pulumi.RunError(
       `Preflight failed, nothing was changed (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${p}`).join("\n")}`,

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { scratchStack, stepCounter, type Scratch } from "./engine";
 import {
   freePort,
+  stopLeftoverServers,
   standIns,
   startApiServer,
   startKeycloak,
@@ -43,6 +44,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await s?.stack.destroy().catch(() => undefined);
+  if (s) stopLeftoverServers(s.dir);
   apiServer?.stop();
   keycloak?.stop();
 });
@@ -57,13 +59,28 @@ describe("the guide's merge realm (guide-fd2e9da): reference adopts, destroy kee
     expect(before.groups).toContain("engineering");
   });
 
-  it("create mode stops with Keycloak's 409 Conflict naming the client that exists", async () => {
+  it("create mode stops in the preflight, before anything is created, and says to use reference", async () => {
     const error = await s.stack.up().then(
       () => new Error("up succeeded"),
       (e: Error) => e,
     );
-    expect(error.message).toMatch(/409|already exists/);
-    expect(error.message).toContain("mcp-test/kubernetes-mcp");
+    expect(error.message).toContain(
+      "mcp-gateway-stack:keycloak.existingObjects = 'create': realm 'mcp' already has client 'mcp-test/kubernetes-mcp'",
+    );
+    const resources: Array<{ type: string }> = (await s.stack.exportStack()).deployment.resources ?? [];
+    expect(resources.filter((r) => r.type !== "pulumi:pulumi:Stack")).toEqual([]);
+  });
+
+  it("a wrong admin password stops in the preflight too, naming the key but not the value", async () => {
+    await s.stack.setConfig("keycloak.adminPassword", { value: "wrong-password-3d9a", secret: true }, true);
+    const error = await s.stack.up().then(
+      () => new Error("up succeeded"),
+      (e: Error) => e,
+    );
+    expect(error.message).toContain("mcp-gateway-stack:keycloak.adminPassword = (secret): Keycloak at");
+    expect(error.message).toContain("the admin login of 'admin' was refused (HTTP 401)");
+    expect(error.message).not.toContain("wrong-password-3d9a");
+    await s.stack.setConfig("keycloak.adminPassword", { value: keycloak.adminPassword, secret: true }, true);
   });
 
   it("reference mode adopts them with no write to Keycloak", async () => {
@@ -84,7 +101,6 @@ describe("the guide's merge realm (guide-fd2e9da): reference adopts, destroy kee
   });
 
   it("destroy leaves the imported objects exactly as they were", async () => {
-    // Keycloak errors in the partial create above may have left objects in state: destroy them too.
     const result = await s.stack.destroy();
     expect(result.summary.result).toBe("succeeded");
     expect(await realmSnapshot(await keycloak.admin())).toEqual(before);

@@ -3,7 +3,16 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { scratchStack, type Scratch } from "./engine";
-import { freePort, portAnswers, processesWith, standIns, startApiServer, useTestBed, type ApiServer } from "./testbed";
+import {
+  freePort,
+  stopLeftoverServers,
+  portAnswers,
+  processesWith,
+  standIns,
+  startApiServer,
+  useTestBed,
+  type ApiServer,
+} from "./testbed";
 
 // A `pulumi up` killed with SIGKILL half way (the CLI, its language host and plugins: a killed CI
 // job), then the recovery the README gives. The MCP server it started runs in a session of its own
@@ -34,7 +43,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  if (s) pulumi("cancel", "--yes"); // a lock left by a failed test must not stop the cleanup
   await s?.stack.destroy().catch(() => undefined);
+  if (s) stopLeftoverServers(s.dir);
   apiServer?.stop();
 });
 

@@ -8,6 +8,7 @@ import { scratchStack, stepCounter, type Scratch } from "./engine";
 import { mcpSession } from "./mcp";
 import {
   freePort,
+  stopLeftoverServers,
   portAnswers,
   processesWith,
   standIns,
@@ -105,6 +106,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await s?.stack.destroy().catch(() => undefined);
+  if (s) stopLeftoverServers(s.dir);
   apiServer?.stop();
   keycloak?.stop();
 });
@@ -175,7 +177,7 @@ describe("use case 1, then 2, then 1 again, then destroy, on the real engine", (
     expect((await apiServer.kube.get(SERVICE)).json.spec.ports[0].port).toBe(newPort);
     expect(await (await mcpSession(mcpUrl())).toolNames()).toContain("namespaces_list");
     expect(portAnswers(oldPort)).toBe(false);
-    expect(processesWith("kubernetes-mcp-server", "--port ")).toHaveLength(1);
+    expect(processesWith("kubernetes-mcp-server", s.dir)).toHaveLength(1);
   });
 
   it("switching to oidc adds exactly use case 2's resources", async () => {

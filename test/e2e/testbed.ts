@@ -243,6 +243,26 @@ export function processesWith(...parts: string[]): string[] {
     .filter((l) => !l.trim().startsWith("Z") && parts.every((p) => l.includes(p)));
 }
 
+/**
+ * Stops every kubernetes-mcp-server a scratch stack started (its kubeconfig lives in `dir`): the
+ * last step of a test file, so a failed destroy leaves no server behind. The count it stopped.
+ */
+export function stopLeftoverServers(dir: string): number {
+  const pids = execFileSync("ps", ["-eo", "pid=,stat=,args="], { encoding: "utf8" })
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/))
+    .filter(
+      ([, stat, ...args]) =>
+        stat &&
+        !stat.startsWith("Z") &&
+        args.join(" ").includes("kubernetes-mcp-server") &&
+        args.join(" ").includes(dir),
+    )
+    .map(([pid]) => Number(pid));
+  for (const pid of pids) process.kill(pid, "SIGKILL");
+  return pids.length;
+}
+
 /** A free loopback TCP port. */
 export function freePort(): number {
   return Number(

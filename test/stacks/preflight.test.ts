@@ -19,6 +19,7 @@ const probes = (over: Partial<Probes> = {}): Probes => ({
   reachable: async () => true,
   hasCommand: () => true,
   readFile: () => undefined,
+  keycloakClients: async () => ({ count: 0 }),
   ...over,
 });
 const existing = (extra: Record<string, unknown> = {}) =>
@@ -52,6 +53,39 @@ describe("preflight before up", () => {
     expect(problems).toEqual([
       "mcp-gateway-stack:keycloak.url = 'https://keycloak.127-0-0-1.sslip.io:8002': Keycloak is not reachable there; start it or fix the URL",
     ]);
+  });
+
+  it.each<[string, "create" | "reference", Awaited<ReturnType<Probes["keycloakClients"]>>, string]>([
+    [
+      "create on a realm that already has the client",
+      "create",
+      { count: 1 },
+      "mcp-gateway-stack:keycloak.existingObjects = 'create': realm 'mcp' already has client 'mcp-test/kubernetes-mcp' (gateway commits from e0d3f99 on import it with its roles and group); set keycloak.existingObjects to 'reference' to adopt them",
+    ],
+    [
+      "reference on a realm without the client",
+      "reference",
+      { count: 0 },
+      "mcp-gateway-stack:keycloak.existingObjects = 'reference': realm 'mcp' has no client 'mcp-test/kubernetes-mcp' to adopt; set keycloak.existingObjects to 'create'",
+    ],
+    [
+      "a refused admin login",
+      "create",
+      { error: "the admin login of 'admin' was refused (HTTP 401)" },
+      "mcp-gateway-stack:keycloak.adminPassword = (secret): Keycloak at https://keycloak.127-0-0-1.sslip.io:8002 could not be asked for client 'mcp-test/kubernetes-mcp': the admin login of 'admin' was refused (HTTP 401); check keycloak.adminUser, keycloak.adminPassword, keycloak.realm and keycloak.rootCaCertificate",
+    ],
+  ])("stops on %s before anything is created", async (_what, existingObjects, found, message) => {
+    const cfg = existing({ useCase: "oidc", keycloak: { adminPassword: "pw-in-clear", existingObjects } });
+    const asked: Array<[string, string]> = [];
+    const problems = await preflight(
+      cfg,
+      KUBECONFIG,
+      probes({ keycloakClients: async (login, clientId) => (asked.push([login.adminPassword, clientId]), found) }),
+      "pw-in-clear",
+    );
+    expect(asked).toEqual([["pw-in-clear", "mcp-test/kubernetes-mcp"]]);
+    expect(problems).toEqual([message]);
+    expect(problems.join("")).not.toContain("pw-in-clear");
   });
 
   it("reads a kubeconfig given as a path", async () => {
