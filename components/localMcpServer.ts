@@ -99,8 +99,10 @@ echo "$pid" > "$pid_file"
 waited=0
 until probe; do
   if ! is_ours "$pid"; then
-    echo "kubernetes-mcp-server exited before answering on port $MCP_PORT; its log:" >&2
-    tail -n 20 "$state_dir/server.log" >&2
+    # Its error first (a flag error is followed by the whole usage text), then the log's end.
+    echo "kubernetes-mcp-server exited before answering on port $MCP_PORT: $(grep -m 1 '^Error:' "$state_dir/server.log" || true)" >&2
+    echo "the end of its log ($state_dir/server.log):" >&2
+    tail -n 5 "$state_dir/server.log" >&2
     rm -f "$pid_file"
     exit 1
   fi

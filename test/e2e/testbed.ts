@@ -263,18 +263,22 @@ export function stopLeftoverServers(dir: string): number {
   return pids.length;
 }
 
-/** A free loopback TCP port. */
+/**
+ * A free loopback TCP port below the kernel's ephemeral range (32768 and up), so no port that the
+ * test bed's servers pick at random later (etcd, kube-apiserver, Keycloak) can take it first.
+ */
 export function freePort(): number {
-  return Number(
-    execFileSync(
-      "node",
-      [
-        "-e",
-        'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })',
-      ],
-      { encoding: "utf8" },
-    ).trim(),
-  );
+  const pick = `
+    const net = require("net");
+    const tryPort = () => {
+      const port = 20000 + Math.floor(Math.random() * 12000);
+      const s = net.createServer().once("error", tryPort).listen(port, "127.0.0.1", () => {
+        console.log(port);
+        s.close();
+      });
+    };
+    tryPort();`;
+  return Number(execFileSync("node", ["-e", pick], { encoding: "utf8" }).trim());
 }
 
 /**

@@ -46,7 +46,7 @@ afterAll(() => {
 });
 
 it("times pulumi up/no-op up/preview/destroy (oidc) against the guide's steps as a script", async () => {
-  s = await scratchStack("dev", standIns(apiServer).env);
+  s = await scratchStack("dev", standIns().env);
   await useTestBed(s.stack, { apiServer, tag: TAG, port: freePort(), keycloak, useCase: "oidc" });
   expect((await timed("up", () => s.stack.up())).summary.result).toBe("succeeded");
   expect((await timed("noopUp", () => s.stack.up())).summary.result).toBe("succeeded");
