@@ -77,12 +77,14 @@ async function countKeycloakClients(login: KeycloakAdminLogin, clientId: string)
       method: "POST",
       body: form.toString(),
     });
-    if (auth.status !== 200) return { error: `the admin login of '${login.adminUser}' was refused (HTTP ${auth.status})` };
+    if (auth.status !== 200)
+      return { error: `the admin login of '${login.adminUser}' was refused (HTTP ${auth.status})` };
     const token = (JSON.parse(auth.body) as { access_token: string }).access_token;
     const q = encodeURIComponent(clientId);
     const res = await keycloakRequest(login, `/admin/realms/${login.realm}/clients?clientId=${q}`, { token });
     if (res.status === 404) return { error: `it has no realm '${login.realm}'` };
-    if (res.status !== 200) return { error: `listing the clients of realm '${login.realm}' answered HTTP ${res.status}` };
+    if (res.status !== 200)
+      return { error: `listing the clients of realm '${login.realm}' answered HTTP ${res.status}` };
     return { count: (JSON.parse(res.body) as unknown[]).length };
   } catch (err) {
     return { error: `the HTTPS request failed: ${(err as Error).message}` };
