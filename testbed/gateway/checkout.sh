@@ -24,7 +24,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CACHE=${MCP_STACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mcp-gateway-stack}
 DIR=$CACHE/gateway/mcp-gateway
-BUNDLE=${MCP_GATEWAY_BUNDLE:-$(dirname "$ROOT")/shared/third_party/mcp-gateway.bundle}
+BUNDLE=${MCP_GATEWAY_BUNDLE:-$(bash "$ROOT/testbed/third-party-dir.sh")/mcp-gateway.bundle}
 KAGENTI=${MCP_GATEWAY_UPSTREAM_URL:-https://github.com/kagenti/mcp-gateway.git}
 KUADRANT=${MCP_GATEWAY_KUADRANT_URL:-https://github.com/Kuadrant/mcp-gateway.git}
 WORKTREE_REF=guide-fd2e9da

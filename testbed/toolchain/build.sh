@@ -19,7 +19,7 @@ TC=$CACHE/toolchain
 export PULUMI_HOME=${PULUMI_HOME:-$CACHE/pulumi-home}
 export PULUMI_SKIP_UPDATE_CHECK=true
 COMPONENTS=${MCP_TOOLCHAIN_COMPONENTS:-pulumi language-nodejs kubernetes keycloak command}
-THIRD_PARTY=$(realpath -m "${MCP_THIRD_PARTY_DIR:-$ROOT/../shared/third_party}")
+THIRD_PARTY=$(bash "$ROOT/testbed/third-party-dir.sh")
 SOURCE_MODE=${MCP_TOOLCHAIN_SOURCE:-auto}
 # How long `pulumi plugin install resource NAME VERSION` (a download) may take before auto mode
 # gives up on the installed path and builds instead.
