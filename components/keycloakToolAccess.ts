@@ -18,11 +18,20 @@ export interface KeycloakToolAccessArgs {
   existingObjects: "create" | "reference";
 }
 
+/**
+ * Written into the description of the client the stack creates, so the preflight of the next `up`
+ * tells the stack's own client from one a realm import brought (`create` would then end in 409).
+ */
+export function ownerMark(project: string, stack: string): string {
+  return `Managed by Pulumi stack ${project}/${stack}`;
+}
+
 /** The client the guide creates: public, no browser flow, only the scopes it is given. */
-export function resourceServerClientSpec(realm: string, clientId: pulumi.Input<string>) {
+export function resourceServerClientSpec(realm: string, clientId: pulumi.Input<string>, description: string) {
   return {
     realmId: realm,
     clientId,
+    description,
     accessType: "PUBLIC",
     standardFlowEnabled: false,
     fullScopeAllowed: false,
@@ -50,7 +59,7 @@ export class KeycloakToolAccess extends pulumi.ComponentResource {
     if (args.existingObjects === "create") {
       const client = new keycloak.openid.Client(
         `${name}-client`,
-        resourceServerClientSpec(realmId, args.clientId),
+        resourceServerClientSpec(realmId, args.clientId, ownerMark(pulumi.getProject(), pulumi.getStack())),
         child,
       );
       this.clientUuid = client.id;

@@ -9,6 +9,7 @@ import * as net from "node:net";
 import { execFileSync } from "node:child_process";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
+import { ownerMark } from "../components/keycloakToolAccess";
 import { PROJECT, type KeycloakConfig, type StackConfig } from "./config";
 
 /** What the preflight needs to ask Keycloak's admin API (the password already unwrapped). */
@@ -21,8 +22,8 @@ export interface KeycloakAdminLogin {
   tlsInsecureSkipVerify: boolean;
 }
 
-/** How many clients with this client id a realm has, or why Keycloak could not be asked. */
-export type ClientCount = { count: number } | { error: string };
+/** The descriptions of the realm's clients with a client id, or why Keycloak could not be asked. */
+export type ClientsFound = { descriptions: string[] } | { error: string };
 
 export interface Probes {
   /** Resolves true when a TCP connection to host:port opens within the timeout. */
@@ -30,8 +31,8 @@ export interface Probes {
   /** Whether a command is on PATH. */
   hasCommand(name: string): boolean;
   readFile(path: string): string | undefined;
-  /** Logs in to Keycloak's admin API (realm master, admin-cli) and counts the clients named `clientId`. */
-  keycloakClients(login: KeycloakAdminLogin, clientId: string): Promise<ClientCount>;
+  /** Logs in to Keycloak's admin API (realm master, admin-cli) and finds the clients named `clientId`. */
+  keycloakClients(login: KeycloakAdminLogin, clientId: string): Promise<ClientsFound>;
 }
 
 /** One HTTPS request to Keycloak, verified with its CA (or not, when the config says so). */
@@ -65,7 +66,7 @@ function keycloakRequest(
   });
 }
 
-async function countKeycloakClients(login: KeycloakAdminLogin, clientId: string): Promise<ClientCount> {
+async function findKeycloakClients(login: KeycloakAdminLogin, clientId: string): Promise<ClientsFound> {
   try {
     const form = new URLSearchParams({
       grant_type: "password",
@@ -85,7 +86,8 @@ async function countKeycloakClients(login: KeycloakAdminLogin, clientId: string)
     if (res.status === 404) return { error: `it has no realm '${login.realm}'` };
     if (res.status !== 200)
       return { error: `listing the clients of realm '${login.realm}' answered HTTP ${res.status}` };
-    return { count: (JSON.parse(res.body) as unknown[]).length };
+    const clients = JSON.parse(res.body) as Array<{ description?: string }>;
+    return { descriptions: clients.map((c) => c.description ?? "") };
   } catch (err) {
     return { error: `the HTTPS request failed: ${(err as Error).message}` };
   }
@@ -112,7 +114,7 @@ export const realProbes: Probes = {
     }
   },
   readFile: (p) => (fs.existsSync(p) ? fs.readFileSync(p, "utf8") : undefined),
-  keycloakClients: countKeycloakClients,
+  keycloakClients: findKeycloakClients,
 };
 
 /** host and port of a URL, with the scheme's default port. */
@@ -137,6 +139,7 @@ export async function preflight(
   kubeconfig: string | undefined,
   probes: Probes = realProbes,
   adminPassword?: string,
+  stack: string = pulumi.getStack(),
 ): Promise<string[]> {
   const problems: string[] = [];
   const key = (k: string) => `${PROJECT}:${k}`;
@@ -167,7 +170,7 @@ export async function preflight(
         `${key("keycloak.url")} = '${cfg.keycloak.url}': Keycloak is not reachable there; start it or fix the URL`,
       );
     } else if (cfg.keycloak && adminPassword !== undefined) {
-      problems.push(...(await keycloakObjectProblems(cfg, cfg.keycloak, adminPassword, probes)));
+      problems.push(...(await keycloakObjectProblems(cfg, cfg.keycloak, adminPassword, probes, stack)));
     }
   }
   return problems;
@@ -183,6 +186,7 @@ async function keycloakObjectProblems(
   kc: KeycloakConfig,
   adminPassword: string,
   probes: Probes,
+  stack: string,
 ): Promise<string[]> {
   const clientId = `${cfg.mcpServer.namespace}/${cfg.mcpServer.routeName}`;
   const found = await probes.keycloakClients({ ...kc, adminPassword }, clientId);
@@ -192,12 +196,14 @@ async function keycloakObjectProblems(
       `${key("keycloak.adminPassword")} = (secret): Keycloak at ${kc.url} could not be asked for client '${clientId}': ${found.error}; check keycloak.adminUser, keycloak.adminPassword, keycloak.realm and keycloak.rootCaCertificate`,
     ];
   }
-  if (kc.existingObjects === "create" && found.count > 0) {
+  // This stack's own client (from an earlier `up`) is no conflict; one a realm import brought is.
+  const mine = ownerMark(PROJECT, stack);
+  if (kc.existingObjects === "create" && found.descriptions.some((d) => d !== mine)) {
     return [
       `${key("keycloak.existingObjects")} = 'create': realm '${kc.realm}' already has client '${clientId}' (gateway commits from e0d3f99 on import it with its roles and group); set keycloak.existingObjects to 'reference' to adopt them`,
     ];
   }
-  if (kc.existingObjects === "reference" && found.count === 0) {
+  if (kc.existingObjects === "reference" && found.descriptions.length === 0) {
     return [
       `${key("keycloak.existingObjects")} = 'reference': realm '${kc.realm}' has no client '${clientId}' to adopt; set keycloak.existingObjects to 'create'`,
     ];

@@ -19,7 +19,7 @@ const probes = (over: Partial<Probes> = {}): Probes => ({
   reachable: async () => true,
   hasCommand: () => true,
   readFile: () => undefined,
-  keycloakClients: async () => ({ count: 0 }),
+  keycloakClients: async () => ({ descriptions: [] }),
   ...over,
 });
 const existing = (extra: Record<string, unknown> = {}) =>
@@ -59,13 +59,13 @@ describe("preflight before up", () => {
     [
       "create on a realm that already has the client",
       "create",
-      { count: 1 },
+      { descriptions: [""] },
       "mcp-gateway-stack:keycloak.existingObjects = 'create': realm 'mcp' already has client 'mcp-test/kubernetes-mcp' (gateway commits from e0d3f99 on import it with its roles and group); set keycloak.existingObjects to 'reference' to adopt them",
     ],
     [
       "reference on a realm without the client",
       "reference",
-      { count: 0 },
+      { descriptions: [] },
       "mcp-gateway-stack:keycloak.existingObjects = 'reference': realm 'mcp' has no client 'mcp-test/kubernetes-mcp' to adopt; set keycloak.existingObjects to 'create'",
     ],
     [
@@ -82,10 +82,21 @@ describe("preflight before up", () => {
       KUBECONFIG,
       probes({ keycloakClients: async (login, clientId) => (asked.push([login.adminPassword, clientId]), found) }),
       "pw-in-clear",
+      "dev",
     );
     expect(asked).toEqual([["pw-in-clear", "mcp-test/kubernetes-mcp"]]);
     expect(problems).toEqual([message]);
     expect(problems.join("")).not.toContain("pw-in-clear");
+  });
+
+  it("lets create through when the client found is the one this stack made (its second up)", async () => {
+    const cfg = existing({ useCase: "oidc", keycloak: { adminPassword: "pw" } });
+    const mine = { descriptions: ["Managed by Pulumi stack mcp-gateway-stack/dev"] };
+    expect(await preflight(cfg, KUBECONFIG, probes({ keycloakClients: async () => mine }), "pw", "dev")).toEqual([]);
+    const other = { descriptions: ["Managed by Pulumi stack mcp-gateway-stack/prod"] };
+    expect(await preflight(cfg, KUBECONFIG, probes({ keycloakClients: async () => other }), "pw", "dev")).toHaveLength(
+      1,
+    );
   });
 
   it("reads a kubeconfig given as a path", async () => {
