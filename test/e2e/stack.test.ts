@@ -6,6 +6,7 @@ import { GUIDE_TOOLS } from "../../components/tools";
 import { guideManifests, trimStrings } from "../support/guide";
 import { scratchStack, stepCounter, type Scratch } from "./engine";
 import { mcpSession } from "./mcp";
+import { NO_AUTH_PLAN, OIDC_ADDS } from "./plans";
 import {
   freePort,
   stopLeftoverServers,
@@ -33,40 +34,6 @@ const MCP_SERVER = "/apis/mcp.kagenti.com/v1alpha1/namespaces/mcp-test/mcpserver
 const AUTH_POLICY = "/apis/kuadrant.io/v1/namespaces/mcp-test/authpolicies/kubernetes-mcp-auth-policy";
 const BINDING = "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/oidc-mcp-cluster-admin";
 const TOKEN_EXCHANGE_SECRET = "/api/v1/namespaces/kuadrant-system/secrets/token-exchange";
-
-/** The resources use case 1 declares on an existing cluster with a server the stack starts. */
-const NO_AUTH_PLAN = {
-  "pulumi:pulumi:Stack": 1,
-  "pulumi:providers:command": 1,
-  "mcp-gateway-stack:cluster:KindCluster": 1,
-  "pulumi:providers:kubernetes": 1,
-  "mcp-gateway-stack:mcp:LocalMcpServer": 1,
-  "command:local:Command": 1,
-  "mcp-gateway-stack:gateway:Listener": 1,
-  "kubernetes:gateway.networking.k8s.io/v1:GatewayPatch": 1,
-  "mcp-gateway-stack:mcp:ServerRoute": 1,
-  "kubernetes:core/v1:Service": 1,
-  "kubernetes:networking.istio.io/v1beta1:ServiceEntry": 1,
-  "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute": 1,
-  "kubernetes:mcp.kagenti.com/v1alpha1:MCPServer": 1,
-};
-
-/** What use case 2 adds to it. */
-const OIDC_ADDS = {
-  "mcp-gateway-stack:gateway:Checkout": 1,
-  "command:local:Command": 2, // the checkout, the token-exchange setup
-  "pulumi:providers:keycloak": 1,
-  "mcp-gateway-stack:keycloak:ToolAccess": 1,
-  "keycloak:openid/client:Client": 1,
-  "keycloak:index/role:Role": 22,
-  "keycloak:index/group:Group": 1,
-  "keycloak:index/groupMemberships:GroupMemberships": 1,
-  "keycloak:index/groupRoles:GroupRoles": 1,
-  "mcp-gateway-stack:auth:ToolAuthPolicy": 1,
-  "kubernetes:kuadrant.io/v1:AuthPolicy": 1,
-  "mcp-gateway-stack:auth:OidcClusterAccess": 1,
-  "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding": 1,
-};
 
 let keycloak: Keycloak;
 let apiServer: ApiServer;

@@ -1,0 +1,47 @@
+/** The plans the real engine is expected to make, as resource counts per type. */
+
+/** Use case 1 on an existing cluster, with the kubernetes-mcp-server the stack starts. */
+export const NO_AUTH_PLAN: Record<string, number> = {
+  "pulumi:pulumi:Stack": 1,
+  "pulumi:providers:command": 1,
+  "mcp-gateway-stack:cluster:KindCluster": 1,
+  "pulumi:providers:kubernetes": 1,
+  "mcp-gateway-stack:mcp:LocalMcpServer": 1,
+  "command:local:Command": 1, // the MCP server process
+  "mcp-gateway-stack:gateway:Listener": 1,
+  "kubernetes:gateway.networking.k8s.io/v1:GatewayPatch": 1,
+  "mcp-gateway-stack:mcp:ServerRoute": 1,
+  "kubernetes:core/v1:Service": 1,
+  "kubernetes:networking.istio.io/v1beta1:ServiceEntry": 1,
+  "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute": 1,
+  "kubernetes:mcp.kagenti.com/v1alpha1:MCPServer": 1,
+};
+
+/** Use case 1 in kind mode (the dev stack): the checkout and the Kind cluster's make steps too. */
+export const KIND_NO_AUTH_PLAN: Record<string, number> = {
+  ...NO_AUTH_PLAN,
+  "mcp-gateway-stack:gateway:Checkout": 1,
+  "command:local:Command": 4, // git checkout, make local-env-setup, kind get kubeconfig, the MCP server
+};
+
+/** The resources use case 2 adds besides its local commands. */
+export const OIDC_RESOURCES: Record<string, number> = {
+  "pulumi:providers:keycloak": 1,
+  "mcp-gateway-stack:keycloak:ToolAccess": 1,
+  "keycloak:openid/client:Client": 1,
+  "keycloak:index/role:Role": 22,
+  "keycloak:index/group:Group": 1,
+  "keycloak:index/groupMemberships:GroupMemberships": 1,
+  "keycloak:index/groupRoles:GroupRoles": 1,
+  "mcp-gateway-stack:auth:ToolAuthPolicy": 1,
+  "kubernetes:kuadrant.io/v1:AuthPolicy": 1,
+  "mcp-gateway-stack:auth:OidcClusterAccess": 1,
+  "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding": 1,
+};
+
+/** What switching an existing-cluster stack to oidc adds: also the checkout and two commands. */
+export const OIDC_ADDS: Record<string, number> = {
+  ...OIDC_RESOURCES,
+  "mcp-gateway-stack:gateway:Checkout": 1,
+  "command:local:Command": 2, // the checkout, the token-exchange setup
+};
