@@ -51,9 +51,8 @@ export class KeycloakToolAccess extends pulumi.ComponentResource {
 
   constructor(name: string, args: KeycloakToolAccessArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mcp-gateway-stack:keycloak:ToolAccess", name, {}, opts);
-    // Children carry the component's dependsOn so destroy order holds too (Keycloak lives in the cluster).
+    // Children and lookups carry the component's dependsOn so destroy order holds too (Keycloak lives in the cluster).
     const child = { parent: this, dependsOn: opts?.dependsOn };
-    const invoke = { parent: this, dependsOn: opts?.dependsOn };
     const realmId = args.realm;
 
     if (args.existingObjects === "create") {
@@ -79,13 +78,13 @@ export class KeycloakToolAccess extends pulumi.ComponentResource {
     } else {
       // The realm import owns all of it (client, roles, group, mappings, membership): look them up,
       // failing on any that is missing, and write nothing, so destroy leaves the realm as it was.
-      const client = keycloak.openid.getClientOutput({ realmId, clientId: args.clientId }, invoke);
+      const client = keycloak.openid.getClientOutput({ realmId, clientId: args.clientId }, child);
       this.clientUuid = client.id;
       this.clientId = client.clientId;
       this.roleIds = args.tools.map(
-        (tool) => keycloak.getRoleOutput({ realmId, clientId: client.id, name: tool }, invoke).id,
+        (tool) => keycloak.getRoleOutput({ realmId, clientId: client.id, name: tool }, child).id,
       );
-      this.groupId = keycloak.getGroupOutput({ realmId, name: args.group }, invoke).id;
+      this.groupId = keycloak.getGroupOutput({ realmId, name: args.group }, child).id;
     }
     this.registerOutputs({ clientId: this.clientId });
   }
