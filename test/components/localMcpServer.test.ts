@@ -77,6 +77,7 @@ describe("kubernetes-mcp-server as a host process", () => {
   let pid = "";
   afterAll(() => {
     if (pid && alive(pid)) process.kill(Number(pid));
+    fs.rmSync(stateHome, { recursive: true, force: true });
   });
 
   it("finds the binary of this platform in node_modules, relative to the project", () => {
