@@ -5,6 +5,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["testbed/bench/**/*.bench-run.ts"],
+    globalSetup: ["test/e2e/globalSetup.ts"],
     pool: "forks",
     testTimeout: 900_000,
     hookTimeout: 300_000,

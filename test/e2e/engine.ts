@@ -46,9 +46,14 @@ export interface Scratch {
   env: Record<string, string>;
 }
 
+/** A temp dir inside the run's scratch root (test/e2e/globalSetup.ts removes it after the run). */
+export function scratchTmp(prefix: string): string {
+  return fs.mkdtempSync(path.join(process.env.MCP_E2E_SCRATCH_ROOT ?? os.tmpdir(), prefix));
+}
+
 export async function scratchStack(name = "dev", extraEnv: Record<string, string> = {}): Promise<Scratch> {
   const { cliDir, pulumiHome } = toolchain();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mcp-stack-e2e-"));
+  const dir = scratchTmp("mcp-stack-e2e-");
   for (const f of PROJECT_FILES) fs.cpSync(path.join(REPO_ROOT, f), path.join(dir, f), { recursive: true });
   fs.symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(dir, "node_modules"));
   const stateDir = path.join(dir, ".state");

@@ -6,10 +6,9 @@
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as https from "node:https";
-import * as os from "node:os";
 import * as path from "node:path";
 import type { ConfigMap, Stack } from "@pulumi/pulumi/automation";
-import { REPO_ROOT } from "./engine";
+import { REPO_ROOT, scratchTmp } from "./engine";
 
 /** The tags of testbed/gateway/checkout.sh's repository (the bundle's, or upstream's commits). */
 export type GatewayTag = "guide-397bf8d" | "guide-fd2e9da";
@@ -40,7 +39,7 @@ export function gatewayRepo(): string {
 
 /** A file of the gateway repository at a tag, written to a temp file; its path. */
 export function gatewayFile(tag: GatewayTag, file: string): string {
-  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "mcp-gw-file-")), path.basename(file));
+  const out = path.join(scratchTmp("mcp-gw-file-"), path.basename(file));
   fs.writeFileSync(out, execFileSync("git", ["-C", gatewayRepo(), "show", `${tag}:${file}`]));
   return out;
 }
@@ -206,7 +205,7 @@ export function standIns(): {
   cluster(name: string): ApiServer | undefined;
   stopClusters(): void;
 } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mcp-standins-"));
+  const dir = scratchTmp("mcp-standins-");
   const clusters = path.join(dir, "clusters");
   const cluster = (name: string) => {
     const marker = path.join(clusters, name);
