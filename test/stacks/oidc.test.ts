@@ -87,6 +87,12 @@ describe("use case 2 (oidc) with only useCase and the admin password set", async
     expect(run.outputs.keycloakClientId).toBeDefined();
   });
 
+  it("marks the client as this stack's, so the next up's preflight does not take it for an imported one", () => {
+    expect(run.byName("kubernetes-mcp-access-client").inputs.description).toBe(
+      "Managed by Pulumi stack mcp-gateway-stack/dev",
+    );
+  });
+
   it("creates one client role per guide tool on that client", () => {
     const roles = run.ofType("keycloak:index/role:Role");
     expect(roles.map((r) => r.inputs.name).sort()).toEqual([...guideKeycloak.roles].sort());
