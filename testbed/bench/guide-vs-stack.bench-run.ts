@@ -15,6 +15,7 @@ import { REPO_ROOT, scratchStack, type Scratch } from "../../test/e2e/engine";
 import {
   freePort,
   standIns,
+  stopLeftoverServers,
   startApiServer,
   startKeycloak,
   useTestBed,
@@ -40,7 +41,10 @@ beforeAll(async () => {
   apiServer = startApiServer({ keycloak, tag: TAG });
 });
 
-afterAll(() => {
+afterAll(async () => {
+  // A failed step must not leave the stack's server or objects behind.
+  await s?.stack.destroy().catch(() => undefined);
+  if (s) stopLeftoverServers(s.dir);
   apiServer?.stop();
   keycloak?.stop();
 });
