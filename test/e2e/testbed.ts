@@ -110,6 +110,8 @@ export interface Keycloak {
   issuer: string;
   adminUser: string;
   adminPassword: string;
+  /** Keycloak without a token (OAuth endpoints). */
+  api: Api;
   /** The admin REST API, logged in as the bootstrap admin. */
   admin(): Promise<Api>;
   stop(): void;
@@ -128,6 +130,7 @@ export async function startKeycloak(tag: GatewayTag): Promise<Keycloak> {
     issuer: v.KEYCLOAK_ISSUER,
     adminUser: v.KEYCLOAK_ADMIN_USER,
     adminPassword: v.KEYCLOAK_ADMIN_PASSWORD,
+    api,
     async admin() {
       const res = await api.form("/realms/master/protocol/openid-connect/token", {
         grant_type: "password",

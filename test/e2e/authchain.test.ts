@@ -1,0 +1,137 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GUIDE_TOOLS } from "../../components/tools";
+import { scratchStack, type Scratch } from "./engine";
+import { mcpSession } from "./mcp";
+import {
+  freePort,
+  standIns,
+  startApiServer,
+  startKeycloak,
+  stopLeftoverServers,
+  useTestBed,
+  type Api,
+  type ApiServer,
+  type Keycloak,
+} from "./testbed";
+
+// Use case 2's chain with real tokens (a first part of issue 7): the user's token from Keycloak,
+// the standard token exchange by the gateway's client with the credentials of the token-exchange
+// Secret, then the exchanged token at the kubernetes-mcp-server the stack started, which hands it
+// to the API server: authenticated by the Kind config's OIDC flags, authorized by the stack's
+// ClusterRoleBinding. Not covered here: the AuthPolicy's rules (CEL, Rego) on these tokens.
+const TAG = "guide-397bf8d";
+const AUDIENCE = "mcp-test/kubernetes-mcp";
+const BINDING = "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/oidc-mcp-cluster-admin";
+
+let keycloak: Keycloak;
+let apiServer: ApiServer;
+let s: Scratch;
+let port: number;
+let realm: Api;
+let exchanged = "";
+
+const claims = (jwt: string) => JSON.parse(Buffer.from(jwt.split(".")[1], "base64url").toString("utf8"));
+const mcpUrl = () => `http://127.0.0.1:${port}/mcp`;
+
+/** The gateway client's `id:secret`, as the stack's AuthPolicy reads it from the Secret. */
+async function gatewayCredentials(): Promise<string> {
+  const secret = (await apiServer.kube.get("/api/v1/namespaces/kuadrant-system/secrets/token-exchange")).json;
+  // data = base64(stringData), and stringData is itself base64("mcp-gateway:secret").
+  const basic = Buffer.from(secret.data["oauth-client-basic-auth"], "base64").toString("utf8");
+  return Buffer.from(basic, "base64").toString("utf8");
+}
+
+beforeAll(async () => {
+  keycloak = await startKeycloak(TAG);
+  apiServer = startApiServer({ keycloak, tag: TAG });
+  s = await scratchStack("dev", standIns().env);
+  port = freePort();
+  await useTestBed(s.stack, { apiServer, tag: TAG, port, keycloak, useCase: "oidc" });
+  expect((await s.stack.up()).summary.result).toBe("succeeded");
+  realm = keycloak.api;
+  // Test bed only: the realm's gateway client has direct access grants off; the test logs `mcp`
+  // in with a password grant instead of a browser.
+  const admin = await keycloak.admin();
+  const [client] = (await admin.get("/admin/realms/mcp/clients?clientId=mcp-gateway")).json;
+  const res = await admin.request("PUT", `/admin/realms/mcp/clients/${client.id}`, {
+    ...client,
+    directAccessGrantsEnabled: true,
+  });
+  expect(res.status).toBe(204);
+});
+
+afterAll(async () => {
+  await s?.stack.destroy().catch(() => undefined);
+  if (s) stopLeftoverServers(s.dir);
+  apiServer?.stop();
+  keycloak?.stop();
+});
+
+describe("use case 2 with real tokens: Keycloak exchange, the MCP server, the API server's OIDC", () => {
+  it("exchanges mcp's token for one whose audience is the MCP server's client and that holds the group's 22 roles", async () => {
+    const [id, secret] = (await gatewayCredentials()).split(":");
+    const user = await realm.form("/realms/mcp/protocol/openid-connect/token", {
+      grant_type: "password",
+      client_id: id,
+      client_secret: secret,
+      username: "mcp",
+      password: "mcp",
+      scope: "openid profile groups",
+    });
+    expect(user.status, user.text).toBe(200);
+    // The exchange the AuthPolicy's metadata step makes (its body parameters).
+    const exchange = await realm.form("/realms/mcp/protocol/openid-connect/token", {
+      grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
+      client_id: id,
+      client_secret: secret,
+      subject_token: user.json.access_token,
+      subject_token_type: "urn:ietf:params:oauth:token-type:access_token",
+      audience: AUDIENCE,
+      scope: "openid profile groups",
+    });
+    expect(exchange.status, exchange.text).toBe(200);
+    exchanged = exchange.json.access_token;
+    const c = claims(exchanged);
+    expect(c.iss).toBe(keycloak.issuer);
+    expect(c.aud).toBe(AUDIENCE);
+    expect(c.azp).toBe("mcp-gateway");
+    expect(c.preferred_username).toBe("mcp");
+    expect([...c.resource_access[AUDIENCE].roles].sort()).toEqual([...GUIDE_TOOLS].sort());
+  });
+
+  it("the API server authenticates the exchanged token as <issuer>#mcp", async () => {
+    const review = await apiServer.kube
+      .withToken(exchanged)
+      .request("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", {
+        apiVersion: "authentication.k8s.io/v1",
+        kind: "SelfSubjectReview",
+      });
+    expect(review.status, review.text).toBe(201);
+    expect(review.json.status.userInfo.username).toBe(`${keycloak.issuer}#mcp`);
+    expect(review.json.status.userInfo.groups).toContain("engineering");
+  });
+
+  it("namespaces_list through the stack's kubernetes-mcp-server with that token succeeds", async () => {
+    const result = await (await mcpSession(mcpUrl(), exchanged)).call("namespaces_list");
+    expect(result.result?.isError ?? false).toBe(false);
+    expect(result.result?.content.map((c) => c.text).join("\n")).toContain("mcp-test");
+  });
+
+  it("a token the API server does not trust is refused, not replaced by the server's own credentials", async () => {
+    const forged = `${exchanged.split(".").slice(0, 2).join(".")}.c2lnbmF0dXJl`;
+    const result = await (await mcpSession(mcpUrl(), forged)).call("namespaces_list");
+    expect(result.result?.isError || result.error !== undefined).toBe(true);
+  });
+
+  it("without the ClusterRoleBinding the API server refuses the same call; up --refresh puts the binding back", async () => {
+    expect((await apiServer.kube.request("DELETE", BINDING)).status).toBe(200);
+    const refused = await (await mcpSession(mcpUrl(), exchanged)).call("namespaces_list");
+    expect(refused.result?.isError).toBe(true);
+    expect(refused.result?.content.map((c) => c.text).join("\n")).toContain(
+      `User "${keycloak.issuer}#mcp" cannot list resource "namespaces"`,
+    );
+    expect((await s.stack.up({ refresh: true })).summary.result).toBe("succeeded");
+    const again = await (await mcpSession(mcpUrl(), exchanged)).call("namespaces_list");
+    expect(again.result?.isError ?? false).toBe(false);
+  });
+});
