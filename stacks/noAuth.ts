@@ -2,7 +2,12 @@ import * as pulumi from "@pulumi/pulumi";
 import { GatewayCheckout } from "../components/gatewayCheckout";
 import { GatewayListener } from "../components/gatewayListener";
 import { KindCluster } from "../components/kindCluster";
-import { LocalMcpServer, resolveMcpServerBinary } from "../components/localMcpServer";
+import {
+  kubeconfigContents,
+  kubeconfigWithoutCredentials,
+  LocalMcpServer,
+  resolveMcpServerBinary,
+} from "../components/localMcpServer";
 import { McpServerRoute } from "../components/mcpServerRoute";
 import type { StackConfig } from "./config";
 
@@ -39,7 +44,11 @@ export function buildNoAuth(cfg: StackConfig, projectDir: string = process.cwd()
         port: m.port,
         bindAddress: m.bindAddress,
         toolsets: m.toolsets,
-        kubeconfig: cluster.kubeconfig,
+        // In oidc every call must bring the user's token: no credentials of its own to fall back on.
+        kubeconfig:
+          cfg.useCase === "oidc"
+            ? cluster.kubeconfig.apply((k) => kubeconfigWithoutCredentials(kubeconfigContents(k)))
+            : cluster.kubeconfig,
         binary: resolveMcpServerBinary(projectDir),
       })
     : undefined;

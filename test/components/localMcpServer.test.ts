@@ -3,7 +3,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import {
+  kubeconfigContents,
+  kubeconfigWithoutCredentials,
   platformPackage,
   resolveMcpServerBinary,
   serverEnvironment,
@@ -72,6 +75,22 @@ async function mcp(method: string, session?: string): Promise<{ session: string;
   });
   return { session: res.headers.get("mcp-session-id") ?? session ?? "", body: await res.text() };
 }
+
+describe("the kubeconfig the server gets in oidc", () => {
+  it("keeps clusters and contexts and drops every user's credentials", () => {
+    const stripped = parse(kubeconfigWithoutCredentials(kubeconfig));
+    expect(stripped.clusters).toEqual(parse(kubeconfig).clusters);
+    expect(stripped["current-context"]).toBe("ctx-a");
+    expect(stripped.users).toEqual([{ name: "u", user: {} }]);
+  });
+
+  it("reads a kubeconfig given as a path, and takes contents as they are", () => {
+    const file = path.join(stateHome, "given-kubeconfig");
+    fs.writeFileSync(file, kubeconfig);
+    expect(kubeconfigContents(file)).toBe(kubeconfig);
+    expect(kubeconfigContents(kubeconfig)).toBe(kubeconfig);
+  });
+});
 
 describe("kubernetes-mcp-server as a host process", () => {
   let pid = "";

@@ -117,6 +117,14 @@ describe("use case 2 with real tokens: Keycloak exchange, the MCP server, the AP
     expect(result.result?.content.map((c) => c.text).join("\n")).toContain("mcp-test");
   });
 
+  it("without a token the server still lists its tools (the broker's discovery) but cannot act: no admin fallback", async () => {
+    const anonymous = await mcpSession(mcpUrl());
+    expect(await anonymous.toolNames()).toContain("namespaces_list");
+    const result = await anonymous.call("namespaces_list");
+    expect(result.result?.isError || result.error !== undefined).toBe(true);
+    expect(JSON.stringify(result)).not.toContain("mcp-test");
+  });
+
   it("a token the API server does not trust is refused, not replaced by the server's own credentials", async () => {
     const forged = `${exchanged.split(".").slice(0, 2).join(".")}.c2lnbmF0dXJl`;
     const result = await (await mcpSession(mcpUrl(), forged)).call("namespaces_list");

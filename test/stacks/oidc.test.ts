@@ -1,6 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { guideKeycloak, guideManifests, trimStrings } from "../support/guide";
-import { OIDC_PASSWORD, oidcValues, providerUrn, runStack, type StackRun } from "../support/pulumiHarness";
+import { parse } from "yaml";
+import {
+  FAKE_KUBECONFIG,
+  OIDC_PASSWORD,
+  oidcValues,
+  providerUrn,
+  runStack,
+  type StackRun,
+} from "../support/pulumiHarness";
 
 const KEYCLOAK_PROVIDER = "pulumi:providers:keycloak";
 const planOf = (run: StackRun) => run.resources.map((r) => `${r.type} ${r.name}`).sort();
@@ -32,10 +40,19 @@ describe("use case 2 (oidc) with only useCase and the admin password set", async
     expect(planOf(noAuth).filter((r) => !planOf(run).includes(r))).toEqual([]);
   });
 
-  it("leaves every use-case-1 resource's inputs unchanged when the use case switches", () => {
-    for (const before of noAuth.resources) {
+  it("leaves every use-case-1 resource's inputs unchanged when the use case switches, but the server's credentials", () => {
+    for (const before of noAuth.resources.filter((r) => r.name !== "kubernetes-mcp-server-process")) {
       expect(run.byName(before.name).inputs, before.name).toEqual(before.inputs);
     }
+    const [server, serverBefore] = [run, noAuth].map((r) => r.byName("kubernetes-mcp-server-process").inputs);
+    expect({ ...server.environment, MCP_KUBECONFIG: "" }).toEqual({ ...serverBefore.environment, MCP_KUBECONFIG: "" });
+    expect(serverBefore.environment.MCP_KUBECONFIG).toBe(FAKE_KUBECONFIG);
+  });
+
+  it("gives the MCP server a kubeconfig without credentials: every call must bring the user's token", () => {
+    const env = run.byName("kubernetes-mcp-server-process").inputs.environment;
+    expect(parse(env.MCP_KUBECONFIG)).toEqual({ ...parse(FAKE_KUBECONFIG), users: [{ name: "kind", user: {} }] });
+    expect(env.MCP_KUBECONFIG).not.toContain("client-key-data");
   });
 
   it("runs the token-exchange example setup in the checkout, after the cluster, against its kubeconfig", () => {

@@ -31,11 +31,17 @@ describe("secrets stay secret", async () => {
     expect(plaintextPaths(kind.byName("keycloak").wire, OIDC_PASSWORD)).toEqual([]);
   });
 
-  it("hands the kubeconfig to the provider, the MCP server and the setup step only as secrets", () => {
-    for (const name of ["cluster-provider", "kubernetes-mcp-server-process", "oauth-token-exchange-setup"]) {
+  it("hands the kubeconfig to the provider and the setup step only as secrets", () => {
+    for (const name of ["cluster-provider", "oauth-token-exchange-setup"]) {
       expect(JSON.stringify(kind.byName(name).inputs), name).toContain("client-key-data");
       expect(plaintextPaths(kind.byName(name).wire, "client-key-data"), name).toEqual([]);
     }
+  });
+
+  it("hands the MCP server its credential-free kubeconfig as a secret too (it still names the cluster)", () => {
+    const server = kind.byName("kubernetes-mcp-server-process");
+    expect(server.inputs.environment.MCP_KUBECONFIG).toContain("name: kind");
+    expect(plaintextPaths(server.wire, "name: kind")).toEqual([]);
   });
 
   it("keeps the kubeconfig the Kind step prints out of the logs and marks it secret", () => {
