@@ -1,3 +1,4 @@
+import { evaluate } from "@marcbachmann/cel-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GUIDE_TOOLS } from "../../components/tools";
 import { scratchStack, type Scratch } from "./engine";
@@ -18,9 +19,11 @@ import {
 // the standard token exchange by the gateway's client with the credentials of the token-exchange
 // Secret, then the exchanged token at the kubernetes-mcp-server the stack started, which hands it
 // to the API server: authenticated by the Kind config's OIDC flags, authorized by the stack's
-// ClusterRoleBinding. Not covered here: the AuthPolicy's rules (CEL, Rego) on these tokens.
+// ClusterRoleBinding; and the AuthPolicy's CEL, as the API server holds it, on these tokens (with
+// cel-js; not yet cel-go, Authorino's own, nor its Rego with OPA).
 const TAG = "guide-397bf8d";
 const AUDIENCE = "mcp-test/kubernetes-mcp";
+const AUTH_POLICY = "/apis/kuadrant.io/v1/namespaces/mcp-test/authpolicies/kubernetes-mcp-auth-policy";
 const BINDING = "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/oidc-mcp-cluster-admin";
 
 let keycloak: Keycloak;
@@ -28,7 +31,24 @@ let apiServer: ApiServer;
 let s: Scratch;
 let port: number;
 let realm: Api;
+let userToken = "";
 let exchanged = "";
+
+/** The exchange the AuthPolicy's metadata step makes (its body parameters), of mcp's token. */
+async function exchangeFor(audience: string): Promise<string> {
+  const [id, secret] = (await gatewayCredentials()).split(":");
+  const exchange = await realm.form("/realms/mcp/protocol/openid-connect/token", {
+    grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
+    client_id: id,
+    client_secret: secret,
+    subject_token: userToken,
+    subject_token_type: "urn:ietf:params:oauth:token-type:access_token",
+    audience,
+    scope: "openid profile groups",
+  });
+  if (exchange.status !== 200) throw new Error(`token exchange for ${audience}: ${exchange.status} ${exchange.text}`);
+  return exchange.json.access_token;
+}
 
 const claims = (jwt: string) => JSON.parse(Buffer.from(jwt.split(".")[1], "base64url").toString("utf8"));
 const mcpUrl = () => `http://127.0.0.1:${port}/mcp`;
@@ -79,24 +99,38 @@ describe("use case 2 with real tokens: Keycloak exchange, the MCP server, the AP
       scope: "openid profile groups",
     });
     expect(user.status, user.text).toBe(200);
-    // The exchange the AuthPolicy's metadata step makes (its body parameters).
-    const exchange = await realm.form("/realms/mcp/protocol/openid-connect/token", {
-      grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
-      client_id: id,
-      client_secret: secret,
-      subject_token: user.json.access_token,
-      subject_token_type: "urn:ietf:params:oauth:token-type:access_token",
-      audience: AUDIENCE,
-      scope: "openid profile groups",
-    });
-    expect(exchange.status, exchange.text).toBe(200);
-    exchanged = exchange.json.access_token;
+    userToken = user.json.access_token;
+    exchanged = await exchangeFor(AUDIENCE);
     const c = claims(exchanged);
     expect(c.iss).toBe(keycloak.issuer);
     expect(c.aud).toBe(AUDIENCE);
     expect(c.azp).toBe("mcp-gateway");
     expect(c.preferred_username).toBe("mcp");
     expect([...c.resource_access[AUDIENCE].roles].sort()).toEqual([...GUIDE_TOOLS].sort());
+  });
+
+  it("the AuthPolicy as the API server holds it admits namespaces_list on these real tokens, and nothing else it should not (CEL)", async () => {
+    // Its CEL, read back from the API server, on the context Authorino builds: the caller's token as
+    // auth.identity, the exchanged one as auth.authorization.token, the router's headers.
+    const rules = (await apiServer.kube.get(AUTH_POLICY)).json.spec.rules;
+    const exchangeWhen = rules.metadata["oauth-token-exchange"].when[0].predicate;
+    const scopedAudience = rules.authorization["scoped-audience-check"].patternMatching.patterns[0].predicate;
+    const toolAccess = rules.authorization["tool-access-check"].patternMatching.patterns[0].predicate;
+    const context = (tool: string, token: string) => ({
+      request: { headers: { "x-mcp-servername": AUDIENCE, "x-mcp-toolname": tool } },
+      auth: { identity: claims(userToken), authorization: { token: { claims: claims(token), jwt: token } } },
+    });
+    const admits = (tool: string, token: string) =>
+      evaluate(scopedAudience, context(tool, token)) === true && evaluate(toolAccess, context(tool, token)) === true;
+    // The caller's own token is not scoped to the server: the policy exchanges it.
+    expect(evaluate(exchangeWhen, context("namespaces_list", exchanged))).toBe(true);
+    expect(admits("namespaces_list", exchanged)).toBe(true);
+    expect(admits("pods_delete", exchanged)).toBe(true);
+    // A tool the group grants no role for.
+    expect(admits("resources_scale", exchanged)).toBe(false);
+    // The caller's token used as it is (audience not the server's), and a token scoped to another server.
+    expect(admits("namespaces_list", userToken)).toBe(false);
+    expect(admits("namespaces_list", await exchangeFor("mcp-test/mcp-server1-route"))).toBe(false);
   });
 
   it("the API server authenticates the exchanged token as <issuer>#mcp", async () => {
