@@ -8,6 +8,7 @@ import {
   standIns,
   startApiServer,
   startKeycloak,
+  authorino,
   stopLeftoverServers,
   useTestBed,
   type Api,
@@ -19,8 +20,8 @@ import {
 // the standard token exchange by the gateway's client with the credentials of the token-exchange
 // Secret, then the exchanged token at the kubernetes-mcp-server the stack started, which hands it
 // to the API server: authenticated by the Kind config's OIDC flags, authorized by the stack's
-// ClusterRoleBinding; and the AuthPolicy's CEL, as the API server holds it, on these tokens (with
-// cel-js; not yet cel-go, Authorino's own, nor its Rego with OPA).
+// ClusterRoleBinding; and the AuthPolicy, as the API server holds it, on these tokens with
+// Authorino's own CEL (cel-go) and Rego (OPA) from testbed/authz.
 const TAG = "guide-397bf8d";
 const AUDIENCE = "mcp-test/kubernetes-mcp";
 const AUTH_POLICY = "/apis/kuadrant.io/v1/namespaces/mcp-test/authpolicies/kubernetes-mcp-auth-policy";
@@ -109,28 +110,37 @@ describe("use case 2 with real tokens: Keycloak exchange, the MCP server, the AP
     expect([...c.resource_access[AUDIENCE].roles].sort()).toEqual([...GUIDE_TOOLS].sort());
   });
 
-  it("the AuthPolicy as the API server holds it admits namespaces_list on these real tokens, and nothing else it should not (CEL)", async () => {
-    // Its CEL, read back from the API server, on the context Authorino builds: the caller's token as
-    // auth.identity, the exchanged one as auth.authorization.token, the router's headers.
+  it("the AuthPolicy as the API server holds it admits namespaces_list on these real tokens and refuses what it should (Authorino's cel-go and OPA; cel-js agrees)", async () => {
+    // Read back from the API server. Authorino's order: the Rego picks the exchanged token (or the
+    // caller's) and decodes it; its result is auth.authorization.token for the two CEL checks.
     const rules = (await apiServer.kube.get(AUTH_POLICY)).json.spec.rules;
-    const exchangeWhen = rules.metadata["oauth-token-exchange"].when[0].predicate;
-    const scopedAudience = rules.authorization["scoped-audience-check"].patternMatching.patterns[0].predicate;
-    const toolAccess = rules.authorization["tool-access-check"].patternMatching.patterns[0].predicate;
-    const context = (tool: string, token: string) => ({
-      request: { headers: { "x-mcp-servername": AUDIENCE, "x-mcp-toolname": tool } },
-      auth: { identity: claims(userToken), authorization: { token: { claims: claims(token), jwt: token } } },
-    });
-    const admits = (tool: string, token: string) =>
-      evaluate(scopedAudience, context(tool, token)) === true && evaluate(toolAccess, context(tool, token)) === true;
-    // The caller's own token is not scoped to the server: the policy exchanges it.
-    expect(evaluate(exchangeWhen, context("namespaces_list", exchanged))).toBe(true);
-    expect(admits("namespaces_list", exchanged)).toBe(true);
-    expect(admits("pods_delete", exchanged)).toBe(true);
-    // A tool the group grants no role for.
-    expect(admits("resources_scale", exchanged)).toBe(false);
-    // The caller's token used as it is (audience not the server's), and a token scoped to another server.
-    expect(admits("namespaces_list", userToken)).toBe(false);
-    expect(admits("namespaces_list", await exchangeFor("mcp-test/mcp-server1-route"))).toBe(false);
+    const cel = {
+      exchangeWhen: rules.metadata["oauth-token-exchange"].when[0].predicate,
+      scopedAudience: rules.authorization["scoped-audience-check"].patternMatching.patterns[0].predicate,
+      toolAccess: rules.authorization["tool-access-check"].patternMatching.patterns[0].predicate,
+    };
+    const rego = rules.authorization.token.opa.rego;
+    const decide = (tool: string, scoped: string | undefined) => {
+      const headers = { "x-mcp-servername": AUDIENCE, "x-mcp-toolname": tool, authorization: `Bearer ${userToken}` };
+      const identity = claims(userToken);
+      const metadata = scoped ? { "oauth-token-exchange": { access_token: scoped } } : {};
+      const token = authorino({}, rego, { auth: { identity, metadata }, request: { headers } }).rego;
+      const input = { auth: { identity, authorization: { token } }, request: { headers } };
+      const go = authorino(cel, null, input).cel;
+      // The JavaScript CEL the unit tests use must agree with Authorino's on every real case.
+      for (const [name, expr] of Object.entries(cel)) expect(evaluate(expr, input), name).toEqual(go[name]);
+      return { token, go, admitted: go.scopedAudience === true && go.toolAccess === true };
+    };
+    const allowed = decide("namespaces_list", exchanged);
+    expect(allowed.go.exchangeWhen).toBe(true); // the caller's token is not scoped: exchange it
+    expect((allowed.token as { claims: unknown }).claims).toEqual(claims(exchanged));
+    expect(allowed.admitted).toBe(true);
+    expect(decide("pods_delete", exchanged).admitted).toBe(true);
+    // Refused: a tool the group grants no role for, the caller's token as it is (no exchange),
+    // and a token exchanged for another server.
+    expect(decide("resources_scale", exchanged).admitted).toBe(false);
+    expect(decide("namespaces_list", undefined).admitted).toBe(false);
+    expect(decide("namespaces_list", await exchangeFor("mcp-test/mcp-server1-route")).admitted).toBe(false);
   });
 
   it("the API server authenticates the exchanged token as <issuer>#mcp", async () => {

@@ -227,6 +227,27 @@ export function standIns(): {
   };
 }
 
+/** What testbed/authz's evaluator answers: each CEL expression's value, and the Rego rules' values. */
+export interface AuthzResult {
+  cel: Record<string, unknown>;
+  rego: Record<string, unknown> | null;
+}
+
+let authzEval: string | undefined;
+/** Authorino's CEL (cel-go) and Rego (OPA) on one authorization input (testbed/authz). */
+export function authorino(
+  cel: Record<string, string>,
+  rego: string | null,
+  input: Record<string, unknown>,
+): AuthzResult {
+  authzEval ??= exportsOf(run("testbed/authz/build.sh")).AUTHZ_EVAL;
+  const out = execFileSync(authzEval, [], {
+    input: JSON.stringify({ cel, rego, regoVersion: "v0", input }),
+    encoding: "utf8",
+  });
+  return JSON.parse(out) as AuthzResult;
+}
+
 /** True when something accepts TCP connections on 127.0.0.1:port. */
 export function portAnswers(port: number): boolean {
   const probe = `require("net").connect(${port}, "127.0.0.1").on("connect", () => process.exit(0)).on("error", () => process.exit(1))`;
