@@ -9,7 +9,7 @@ import {
   startApiServer,
   startKeycloak,
   authorino,
-  stopLeftoverServers,
+  tearDownStack,
   useTestBed,
   type Api,
   type ApiServer,
@@ -82,8 +82,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await s?.stack.destroy().catch(() => undefined);
-  if (s) stopLeftoverServers(s.dir);
+  await tearDownStack(s);
   apiServer?.stop();
   keycloak?.stop();
 });

@@ -5,15 +5,7 @@ import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { scratchStack, type Scratch } from "./engine";
 import { mcpSession } from "./mcp";
-import {
-  freePort,
-  stopLeftoverServers,
-  gatewayRepo,
-  portAnswers,
-  processesWith,
-  standIns,
-  type ApiServer,
-} from "./testbed";
+import { freePort, tearDownStack, gatewayRepo, portAnswers, processesWith, standIns, type ApiServer } from "./testbed";
 
 // Kind mode with the real command plugin. Only `make` and the checkout's `bin/kind` are stand-ins
 // (testbed/standins: no container runtime here): they record their calls, each "Kind cluster" is a
@@ -69,8 +61,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await s?.stack.destroy().catch(() => undefined);
-  if (s) stopLeftoverServers(s.dir);
+  await tearDownStack(s);
   bed?.stopClusters();
 });
 

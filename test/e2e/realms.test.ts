@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { scratchStack, stepCounter, type Scratch } from "./engine";
 import {
   freePort,
-  stopLeftoverServers,
+  tearDownStack,
   standIns,
   startApiServer,
   startKeycloak,
@@ -43,8 +43,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await s?.stack.destroy().catch(() => undefined);
-  if (s) stopLeftoverServers(s.dir);
+  await tearDownStack(s);
   apiServer?.stop();
   keycloak?.stop();
 });

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { scratchStack, type Scratch } from "./engine";
 import {
   freePort,
-  stopLeftoverServers,
+  tearDownStack,
   portAnswers,
   processesWith,
   standIns,
@@ -44,8 +44,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (s) pulumi("cancel", "--yes"); // a lock left by a failed test must not stop the cleanup
-  await s?.stack.destroy().catch(() => undefined);
-  if (s) stopLeftoverServers(s.dir);
+  await tearDownStack(s);
   apiServer?.stop();
 });
 

@@ -9,7 +9,7 @@ import { mcpSession } from "./mcp";
 import { NO_AUTH_PLAN, OIDC_ADDS } from "./plans";
 import {
   freePort,
-  stopLeftoverServers,
+  tearDownStack,
   portAnswers,
   processesWith,
   standIns,
@@ -72,8 +72,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await s?.stack.destroy().catch(() => undefined);
-  if (s) stopLeftoverServers(s.dir);
+  await tearDownStack(s);
   apiServer?.stop();
   keycloak?.stop();
 });

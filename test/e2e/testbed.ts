@@ -268,9 +268,9 @@ export function processesWith(...parts: string[]): string[] {
 
 /**
  * Stops every kubernetes-mcp-server a scratch stack started (its kubeconfig lives in `dir`): the
- * last step of a test file, so a failed destroy leaves no server behind. The count it stopped.
+ * last step of a test file, so a failed destroy leaves no server behind.
  */
-export function stopLeftoverServers(dir: string): number {
+function stopLeftoverServers(dir: string): void {
   const pids = execFileSync("ps", ["-eo", "pid=,stat=,args="], { encoding: "utf8" })
     .split("\n")
     .map((l) => l.trim().split(/\s+/))
@@ -283,7 +283,16 @@ export function stopLeftoverServers(dir: string): number {
     )
     .map(([pid]) => Number(pid));
   for (const pid of pids) process.kill(pid, "SIGKILL");
-  return pids.length;
+}
+
+/**
+ * The last step of a test file that ran a stack: destroy it (errors ignored: the test already
+ * failed), then stop any server a failed destroy left behind.
+ */
+export async function tearDownStack(s: { stack: Stack; dir: string } | undefined): Promise<void> {
+  if (!s) return;
+  await s.stack.destroy().catch(() => undefined);
+  stopLeftoverServers(s.dir);
 }
 
 /**

@@ -15,7 +15,7 @@ import { REPO_ROOT, scratchStack, type Scratch } from "../../test/e2e/engine";
 import {
   freePort,
   standIns,
-  stopLeftoverServers,
+  tearDownStack,
   startApiServer,
   startKeycloak,
   useTestBed,
@@ -42,9 +42,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  // A failed step must not leave the stack's server or objects behind.
-  await s?.stack.destroy().catch(() => undefined);
-  if (s) stopLeftoverServers(s.dir);
+  await tearDownStack(s); // also when a step failed
   apiServer?.stop();
   keycloak?.stop();
 });
