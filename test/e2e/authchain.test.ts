@@ -1,14 +1,26 @@
 import { evaluate } from "@marcbachmann/cel-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GUIDE_TOOLS } from "../../components/tools";
-import { scratchStack, type Scratch } from "./engine";
-import { mcpSession } from "./mcp";
 import {
+  CHAIN_CASES,
+  OTHER_SERVER,
+  REMOVED_TOOL,
+  SERVER,
+  claimsOf,
+  decide,
+  type CallerToken,
+  type ChainRules,
+  type Evaluators,
+  type ScopedToken,
+} from "../support/authChain";
+import { scratchStack, type Scratch } from "./engine";
+import { callTool, listTools } from "./mcp";
+import {
+  authorino,
   freePort,
   standIns,
   startApiServer,
   startKeycloak,
-  authorino,
   tearDownStack,
   useTestBed,
   type Api,
@@ -16,50 +28,114 @@ import {
   type Keycloak,
 } from "./testbed";
 
-// Use case 2's chain with real tokens (a first part of issue 7): the user's token from Keycloak,
-// the standard token exchange by the gateway's client with the credentials of the token-exchange
-// Secret, then the exchanged token at the kubernetes-mcp-server the stack started, which hands it
-// to the API server: authenticated by the Kind config's OIDC flags, authorized by the stack's
-// ClusterRoleBinding; and the AuthPolicy, as the API server holds it, on these tokens with
-// Authorino's own CEL (cel-go) and Rego (OPA) from testbed/authz.
+// Use case 2's chain with real parts: tokens from Keycloak for the realm's user `mcp` (and one of
+// our own outside the group), the exchange the applied AuthPolicy's metadata step describes, sent
+// to Keycloak with the credentials of the token-exchange Secret; the AuthPolicy's rules as the API
+// server holds them, evaluated by Authorino's own go-oidc, OPA and cel-go (testbed/authz) on the
+// shared case table (test/support/authChain.ts); then the exchanged token at the
+// kubernetes-mcp-server the stack started, authenticated by the API server's OIDC flags from the
+// Kind config and authorized by the stack's ClusterRoleBinding.
 const TAG = "guide-397bf8d";
-const AUDIENCE = "mcp-test/kubernetes-mcp";
 const AUTH_POLICY = "/apis/kuadrant.io/v1/namespaces/mcp-test/authpolicies/kubernetes-mcp-auth-policy";
 const BINDING = "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/oidc-mcp-cluster-admin";
+const OUTSIDER = { username: "outsider", password: "outsider-pw-5d1e" };
 
 let keycloak: Keycloak;
 let apiServer: ApiServer;
 let s: Scratch;
 let port: number;
-let realm: Api;
-let userToken = "";
-let exchanged = "";
+let admin: Api;
+/** The AuthPolicy's rules as the API server holds them. */
+let applied: ChainRules & AppliedRules;
+const callers: Partial<Record<CallerToken, string>> = {};
+const scoped: Partial<Record<Exclude<ScopedToken, null>, string>> = {};
 
-/** The exchange the AuthPolicy's metadata step makes (its body parameters), of mcp's token. */
-async function exchangeFor(audience: string): Promise<string> {
-  const [id, secret] = (await gatewayCredentials()).split(":");
-  const exchange = await realm.form("/realms/mcp/protocol/openid-connect/token", {
-    grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
-    client_id: id,
-    client_secret: secret,
-    subject_token: userToken,
-    subject_token_type: "urn:ietf:params:oauth:token-type:access_token",
-    audience,
-    scope: "openid profile groups",
-  });
-  if (exchange.status !== 200) throw new Error(`token exchange for ${audience}: ${exchange.status} ${exchange.text}`);
-  return exchange.json.access_token;
+/** The parts of the applied policy the chain reads beyond the decision's own. */
+interface AppliedRules {
+  authentication: { keycloak: { jwt: { issuerUrl: string } } };
+  metadata: {
+    "oauth-token-exchange": {
+      http: {
+        url: string;
+        credentials: { authorizationHeader: { prefix: string } };
+        sharedSecretRef: { name: string; key: string };
+        bodyParameters: Record<string, { value?: string; expression?: string }>;
+      };
+    };
+  };
 }
 
-const claims = (jwt: string) => JSON.parse(Buffer.from(jwt.split(".")[1], "base64url").toString("utf8"));
 const mcpUrl = () => `http://127.0.0.1:${port}/mcp`;
 
-/** The gateway client's `id:secret`, as the stack's AuthPolicy reads it from the Secret. */
-async function gatewayCredentials(): Promise<string> {
-  const secret = (await apiServer.kube.get("/api/v1/namespaces/kuadrant-system/secrets/token-exchange")).json;
-  // data = base64(stringData), and stringData is itself base64("mcp-gateway:secret").
-  const basic = Buffer.from(secret.data["oauth-client-basic-auth"], "base64").toString("utf8");
-  return Buffer.from(basic, "base64").toString("utf8");
+/** A password grant at the gateway's client (test bed only: the realm has direct grants off for it). */
+async function login(username: string, password: string): Promise<string> {
+  const [id, secret] = (await gatewayCredentials()).split(":");
+  const res = await keycloak.api.form("/realms/mcp/protocol/openid-connect/token", {
+    grant_type: "password",
+    client_id: id,
+    client_secret: secret,
+    username,
+    password,
+    scope: "openid profile groups",
+  });
+  if (res.status !== 200)
+    throw new Error(`password grant for ${username}: expected HTTP 200, got ${res.status} ${res.text}`);
+  return res.json.access_token;
+}
+
+/** The Secret's value as Authorino sends it after "Basic " (base64 of `id:secret`). */
+async function basicCredentials(): Promise<string> {
+  const ref = applied.metadata["oauth-token-exchange"].http.sharedSecretRef;
+  const secret = (await apiServer.kube.get(`/api/v1/namespaces/kuadrant-system/secrets/${ref.name}`)).json;
+  return Buffer.from(secret.data[ref.key], "base64").toString("utf8");
+}
+const gatewayCredentials = async () => Buffer.from(await basicCredentials(), "base64").toString("utf8");
+
+/**
+ * The AuthPolicy's metadata step for a call to `server` carrying `callerJwt`: its URL, its Basic
+ * credentials from the Secret and its body parameters (CEL expressions evaluated by cel-go), as
+ * Authorino would send them. Keycloak's answer, as it came.
+ */
+async function exchangeAsThePolicyDoes(callerJwt: string, server: string) {
+  const step = applied.metadata["oauth-token-exchange"].http;
+  const request = { headers: { authorization: `Bearer ${callerJwt}`, "x-mcp-servername": server } };
+  const expressions = Object.fromEntries(
+    Object.entries(step.bodyParameters).flatMap(([k, p]) => (p.expression ? [[k, p.expression]] : [])),
+  );
+  const values = authorino(expressions, null, { request }).cel;
+  const body = Object.fromEntries(
+    Object.entries(step.bodyParameters).map(([k, p]) => [k, String(p.value ?? values[k])]),
+  );
+  const url = new URL(step.url);
+  const prefix = step.credentials.authorizationHeader.prefix;
+  return keycloak.api.withAuthorization(`${prefix} ${await basicCredentials()}`).form(url.pathname, body);
+}
+
+async function exchangedToken(callerJwt: string, server: string): Promise<string> {
+  const res = await exchangeAsThePolicyDoes(callerJwt, server);
+  if (res.status !== 200)
+    throw new Error(`token exchange for audience ${server}: expected HTTP 200, got ${res.status} ${res.text}`);
+  return res.json.access_token;
+}
+
+/** Authorino's evaluators, for real: go-oidc against the test Keycloak, OPA, cel-go (cel-js must agree). */
+const real: Evaluators = {
+  verifyJwt: (token) =>
+    authorino({}, null, {}, { issuerUrl: applied.authentication.keycloak.jwt.issuerUrl, token, ca: keycloak.ca })
+      .jwt as { claims: Record<string, unknown> } | { error: string },
+  cel: (exprs, input) => {
+    const go = authorino(exprs, null, input).cel;
+    for (const [name, expr] of Object.entries(exprs)) expect(evaluate(expr, input), name).toEqual(go[name]);
+    return go;
+  },
+  rego: (rego, input) => authorino({}, rego, input).rego ?? {},
+};
+
+async function selfSubjectReview(token: string) {
+  return apiServer.kube.withToken(token).request("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", {
+    apiVersion: "authentication.k8s.io/v1",
+    kind: "SelfSubjectReview",
+  });
 }
 
 beforeAll(async () => {
@@ -69,16 +145,26 @@ beforeAll(async () => {
   port = freePort();
   await useTestBed(s.stack, { apiServer, tag: TAG, port, keycloak, useCase: "oidc" });
   expect((await s.stack.up()).summary.result).toBe("succeeded");
-  realm = keycloak.api;
-  // Test bed only: the realm's gateway client has direct access grants off; the test logs `mcp`
-  // in with a password grant instead of a browser.
-  const admin = await keycloak.admin();
+  applied = (await apiServer.kube.get(AUTH_POLICY)).json.spec.rules;
+  // Test bed only: direct access grants on for the gateway's client (off in the realm), so the
+  // test logs users in with a password grant instead of a browser; and a user outside the group.
+  admin = await keycloak.admin();
   const [client] = (await admin.get("/admin/realms/mcp/clients?clientId=mcp-gateway")).json;
-  const res = await admin.request("PUT", `/admin/realms/mcp/clients/${client.id}`, {
+  const put = await admin.request("PUT", `/admin/realms/mcp/clients/${client.id}`, {
     ...client,
     directAccessGrantsEnabled: true,
   });
-  expect(res.status).toBe(204);
+  expect(put.status).toBe(204);
+  const created = await admin.request("POST", "/admin/realms/mcp/users", {
+    username: OUTSIDER.username,
+    enabled: true,
+    email: "outsider@example.com",
+    emailVerified: true,
+    firstName: "Out",
+    lastName: "Sider",
+    credentials: [{ type: "password", value: OUTSIDER.password, temporary: false }],
+  });
+  expect(created.status, created.text).toBe(201);
 });
 
 afterAll(async () => {
@@ -87,102 +173,128 @@ afterAll(async () => {
   keycloak?.stop();
 });
 
-describe("use case 2 with real tokens: Keycloak exchange, the MCP server, the API server's OIDC", () => {
-  it("exchanges mcp's token for one whose audience is the MCP server's client and that holds the group's 22 roles", async () => {
-    const [id, secret] = (await gatewayCredentials()).split(":");
-    const user = await realm.form("/realms/mcp/protocol/openid-connect/token", {
-      grant_type: "password",
-      client_id: id,
-      client_secret: secret,
-      username: "mcp",
-      password: "mcp",
-      scope: "openid profile groups",
-    });
-    expect(user.status, user.text).toBe(200);
-    userToken = user.json.access_token;
-    exchanged = await exchangeFor(AUDIENCE);
-    const c = claims(exchanged);
+describe("use case 2 with real tokens: the tokens", () => {
+  it("the policy's exchange turns mcp's token into one for the MCP server's client, holding the group's 22 roles", async () => {
+    callers.mcp = await login("mcp", "mcp");
+    const exchanged = await exchangedToken(callers.mcp, SERVER);
+    scoped["mcp-for-server"] = exchanged;
+    const c = claimsOf(exchanged) as Record<string, any>;
     expect(c.iss).toBe(keycloak.issuer);
-    expect(c.aud).toBe(AUDIENCE);
+    expect(c.aud).toBe(SERVER);
     expect(c.azp).toBe("mcp-gateway");
     expect(c.preferred_username).toBe("mcp");
-    expect([...c.resource_access[AUDIENCE].roles].sort()).toEqual([...GUIDE_TOOLS].sort());
+    expect([...c.resource_access[SERVER].roles].sort()).toEqual([...GUIDE_TOOLS].sort());
   });
 
-  it("the AuthPolicy as the API server holds it admits namespaces_list on these real tokens and refuses what it should (Authorino's cel-go and OPA; cel-js agrees)", async () => {
-    // Read back from the API server. Authorino's order: the Rego picks the exchanged token (or the
-    // caller's) and decodes it; its result is auth.authorization.token for the two CEL checks.
-    const rules = (await apiServer.kube.get(AUTH_POLICY)).json.spec.rules;
-    const cel = {
-      exchangeWhen: rules.metadata["oauth-token-exchange"].when[0].predicate,
-      scopedAudience: rules.authorization["scoped-audience-check"].patternMatching.patterns[0].predicate,
-      toolAccess: rules.authorization["tool-access-check"].patternMatching.patterns[0].predicate,
-    };
-    const rego = rules.authorization.token.opa.rego;
-    const decide = (tool: string, scoped: string | undefined) => {
-      const headers = { "x-mcp-servername": AUDIENCE, "x-mcp-toolname": tool, authorization: `Bearer ${userToken}` };
-      const identity = claims(userToken);
-      const metadata = scoped ? { "oauth-token-exchange": { access_token: scoped } } : {};
-      const token = authorino({}, rego, { auth: { identity, metadata }, request: { headers } }).rego;
-      const input = { auth: { identity, authorization: { token } }, request: { headers } };
-      const go = authorino(cel, null, input).cel;
-      // The JavaScript CEL the unit tests use must agree with Authorino's on every real case.
-      for (const [name, expr] of Object.entries(cel)) expect(evaluate(expr, input), name).toEqual(go[name]);
-      return { token, go, admitted: go.scopedAudience === true && go.toolAccess === true };
-    };
-    const allowed = decide("namespaces_list", exchanged);
-    expect(allowed.go.exchangeWhen).toBe(true); // the caller's token is not scoped: exchange it
-    expect((allowed.token as { claims: unknown }).claims).toEqual(claims(exchanged));
-    expect(allowed.admitted).toBe(true);
-    expect(decide("pods_delete", exchanged).admitted).toBe(true);
-    // Refused: a tool the group grants no role for, the caller's token as it is (no exchange),
-    // and a token exchanged for another server.
-    expect(decide("resources_scale", exchanged).admitted).toBe(false);
-    expect(decide("namespaces_list", undefined).admitted).toBe(false);
-    expect(decide("namespaces_list", await exchangeFor("mcp-test/mcp-server1-route")).admitted).toBe(false);
+  it("an exchange for another server's audience yields a token for that audience only", async () => {
+    const other = await exchangedToken(callers.mcp!, OTHER_SERVER);
+    scoped["mcp-for-other-server"] = other;
+    expect(claimsOf(other).aud).toBe(OTHER_SERVER);
   });
 
-  it("the API server authenticates the exchanged token as <issuer>#mcp", async () => {
-    const review = await apiServer.kube
-      .withToken(exchanged)
-      .request("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", {
-        apiVersion: "authentication.k8s.io/v1",
-        kind: "SelfSubjectReview",
+  it("a user outside engineering gets a token, but Keycloak refuses its exchange for the MCP server", async () => {
+    callers.outsider = await login(OUTSIDER.username, OUTSIDER.password);
+    expect(claimsOf(callers.outsider).groups ?? []).not.toContain("engineering");
+    const res = await exchangeAsThePolicyDoes(callers.outsider, SERVER);
+    expect(res.status, res.text).toBe(400);
+    expect(res.json.error_description).toContain(`Requested audience not available: ${SERVER}`);
+  });
+
+  it("a token past its exp (the gateway client's token lifespan cut to 1 s for one login)", async () => {
+    const [client] = (await admin.get("/admin/realms/mcp/clients?clientId=mcp-gateway")).json;
+    const lifespan = (value: string | undefined) =>
+      admin.request("PUT", `/admin/realms/mcp/clients/${client.id}`, {
+        ...client,
+        attributes: { ...client.attributes, "access.token.lifespan": value },
       });
+    expect((await lifespan("1")).status).toBe(204);
+    try {
+      callers["mcp-expired"] = await login("mcp", "mcp");
+    } finally {
+      expect((await lifespan(client.attributes?.["access.token.lifespan"] ?? "")).status).toBe(204);
+    }
+    const c = claimsOf(callers["mcp-expired"]) as { exp: number; iat: number };
+    expect(c.exp - c.iat).toBe(1);
+    await new Promise((r) => setTimeout(r, Math.max(0, c.exp * 1000 - Date.now()) + 1500));
+  });
+
+  it(`up with mcpServer.tools without ${REMOVED_TOOL} takes its role from the group: a new exchange lacks it`, async () => {
+    await s.stack.setConfig(
+      "mcpServer.tools",
+      { value: GUIDE_TOOLS.filter((t) => t !== REMOVED_TOOL).join(",") },
+      true,
+    );
+    const up = await s.stack.up();
+    expect(up.summary.result).toBe("succeeded");
+    expect(up.summary.resourceChanges?.delete).toBeGreaterThanOrEqual(1);
+    const after = await exchangedToken(callers.mcp!, SERVER);
+    scoped["mcp-for-server-after-removal"] = after;
+    const roles = (claimsOf(after) as Record<string, any>).resource_access[SERVER].roles as string[];
+    expect(roles).not.toContain(REMOVED_TOOL);
+    expect(roles).toHaveLength(GUIDE_TOOLS.length - 1);
+  });
+});
+
+describe("use case 2 with real tokens: the AuthPolicy the API server holds, evaluated as Authorino does", () => {
+  it.each(CHAIN_CASES)("$title: $verdict", ({ tool, caller, scoped: scopedKind, verdict }) => {
+    const callerJwt = callers[caller];
+    expect(callerJwt, `token ${caller}`).toBeDefined();
+    const decision = decide(applied, real, {
+      callerJwt: callerJwt!,
+      scopedJwt: scopedKind ? scoped[scopedKind] : undefined,
+      tool,
+    });
+    expect(decision.verdict, decision.jwtError).toBe(verdict);
+    if (verdict === "jwt") expect(decision.jwtError).toContain("token is expired");
+    if (verdict === "allowed") {
+      expect(decision.exchangeWanted).toBe(true); // the caller's token is not scoped: exchange it
+      expect((decision.token as { claims: unknown }).claims).toEqual(claimsOf(scoped["mcp-for-server"]!));
+    }
+  });
+});
+
+describe("use case 2 with real tokens: the MCP server and the API server", () => {
+  it("the API server authenticates the exchanged token as <issuer>#mcp", async () => {
+    const review = await selfSubjectReview(scoped["mcp-for-server"]!);
     expect(review.status, review.text).toBe(201);
     expect(review.json.status.userInfo.username).toBe(`${keycloak.issuer}#mcp`);
     expect(review.json.status.userInfo.groups).toContain("engineering");
   });
 
   it("namespaces_list through the stack's kubernetes-mcp-server with that token succeeds", async () => {
-    const result = await (await mcpSession(mcpUrl(), exchanged)).call("namespaces_list");
-    expect(result.result?.isError ?? false).toBe(false);
-    expect(result.result?.content.map((c) => c.text).join("\n")).toContain("mcp-test");
+    const result = await callTool(mcpUrl(), "namespaces_list", scoped["mcp-for-server"]);
+    expect(result.isError, result.text).toBe(false);
+    expect(result.text).toContain("mcp-test");
   });
 
   it("without a token the server still lists its tools (the broker's discovery) but cannot act: no admin fallback", async () => {
-    const anonymous = await mcpSession(mcpUrl());
-    expect(await anonymous.toolNames()).toContain("namespaces_list");
-    const result = await anonymous.call("namespaces_list");
-    expect(result.result?.isError || result.error !== undefined).toBe(true);
-    expect(JSON.stringify(result)).not.toContain("mcp-test");
+    expect(await listTools(mcpUrl())).toContain("namespaces_list");
+    const result = await callTool(mcpUrl(), "namespaces_list");
+    expect(result.isError).toBe(true);
+    expect(result.text).not.toContain("mcp-test");
   });
 
-  it("a token the API server does not trust is refused, not replaced by the server's own credentials", async () => {
-    const forged = `${exchanged.split(".").slice(0, 2).join(".")}.c2lnbmF0dXJl`;
-    const result = await (await mcpSession(mcpUrl(), forged)).call("namespaces_list");
-    expect(result.result?.isError || result.error !== undefined).toBe(true);
+  it.each([
+    ["a token for another audience", () => scoped["mcp-for-other-server"]!],
+    ["an expired token", () => callers["mcp-expired"]!],
+    [
+      "a token with a forged signature",
+      () => `${scoped["mcp-for-server"]!.split(".").slice(0, 2).join(".")}.c2lnbmF0dXJl`,
+    ],
+  ])("%s is refused by the API server, not replaced by the server's own credentials", async (_, token) => {
+    expect((await selfSubjectReview(token())).status).toBe(401);
+    const result = await callTool(mcpUrl(), "namespaces_list", token());
+    expect(result.isError).toBe(true);
+    expect(result.text).not.toContain("mcp-test");
   });
 
   it("without the ClusterRoleBinding the API server refuses the same call; up --refresh puts the binding back", async () => {
     expect((await apiServer.kube.request("DELETE", BINDING)).status).toBe(200);
-    const refused = await (await mcpSession(mcpUrl(), exchanged)).call("namespaces_list");
-    expect(refused.result?.isError).toBe(true);
-    expect(refused.result?.content.map((c) => c.text).join("\n")).toContain(
-      `User "${keycloak.issuer}#mcp" cannot list resource "namespaces"`,
-    );
+    const refused = await callTool(mcpUrl(), "namespaces_list", scoped["mcp-for-server"]);
+    expect(refused.isError).toBe(true);
+    expect(refused.text).toContain(`User "${keycloak.issuer}#mcp" cannot list resource "namespaces"`);
     expect((await s.stack.up({ refresh: true })).summary.result).toBe("succeeded");
-    const again = await (await mcpSession(mcpUrl(), exchanged)).call("namespaces_list");
-    expect(again.result?.isError ?? false).toBe(false);
+    const again = await callTool(mcpUrl(), "namespaces_list", scoped["mcp-for-server"]);
+    expect(again.isError, again.text).toBe(false);
   });
 });

@@ -4,7 +4,7 @@ import * as path from "node:path";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { scratchStack, type Scratch } from "./engine";
-import { mcpSession } from "./mcp";
+import { listTools } from "./mcp";
 import { freePort, tearDownStack, gatewayRepo, portAnswers, processesWith, standIns, type ApiServer } from "./testbed";
 
 // Kind mode with the real command plugin. Only `make` and the checkout's `bin/kind` are stand-ins
@@ -132,7 +132,7 @@ describe("kind mode: the gateway's make targets, run by the real command plugin"
     expect((await cluster.kube.get(ROUTE)).status).toBe(200);
     const listeners = (await cluster.kube.get(GATEWAY)).json.spec.listeners.map((l: { name: string }) => l.name);
     expect(listeners).toEqual(["http", "mcp", "kubernetes-mcp"]);
-    expect(await (await mcpSession(`http://127.0.0.1:${port}/mcp`)).toolNames()).toContain("namespaces_list");
+    expect(await listTools(`http://127.0.0.1:${port}/mcp`)).toContain("namespaces_list");
   });
 
   it("destroy removes every object, then runs make local-env-teardown once, last", async () => {

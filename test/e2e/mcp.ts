@@ -1,39 +1,60 @@
-/** A minimal MCP client over streamable HTTP: enough to list a server's tools and call one. */
-async function rpc(url: string, method: string, params: unknown, session?: string, token?: string) {
-  const res = await fetch(url, {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      accept: "application/json, text/event-stream",
-      ...(session ? { "mcp-session-id": session } : {}),
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-    },
-    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
-  });
-  const text = await res.text();
-  // Either a JSON body or one SSE event whose data is the JSON-RPC response.
-  const data = text.startsWith("{") ? text : (text.match(/^data: (.*)$/m)?.[1] ?? "{}");
-  return { status: res.status, session: res.headers.get("mcp-session-id") ?? session, body: JSON.parse(data) };
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+
+/** What a tool call came back with: the text of its content, and whether the server flagged an error. */
+export interface ToolResult {
+  isError: boolean;
+  text: string;
 }
 
+/**
+ * An MCP session over streamable HTTP with the official TypeScript SDK, as the gateway's broker or
+ * an MCP client would open one; `token` is sent as `Authorization: Bearer`, on every request.
+ */
 export async function mcpSession(url: string, token?: string) {
-  const init = await rpc(
-    url,
-    "initialize",
-    { protocolVersion: "2025-03-26", capabilities: {}, clientInfo: { name: "e2e", version: "1" } },
-    undefined,
-    token,
-  );
-  if (init.status !== 200) throw new Error(`MCP initialize at ${url}: HTTP ${init.status}`);
-  const session = init.session ?? undefined;
+  const transport = new StreamableHTTPClientTransport(new URL(url), {
+    requestInit: token ? { headers: { authorization: `Bearer ${token}` } } : undefined,
+  });
+  const client = new Client({ name: "mcp-gateway-stack-e2e", version: "1" });
+  try {
+    await client.connect(transport);
+  } catch (err) {
+    throw new Error(`MCP initialize at ${url} failed: ${(err as Error).message}`);
+  }
   return {
     async toolNames(): Promise<string[]> {
-      const { body } = await rpc(url, "tools/list", {}, session, token);
-      return (body.result?.tools ?? []).map((t: { name: string }) => t.name).sort();
+      return (await client.listTools()).tools.map((t) => t.name).sort();
     },
-    async call(name: string, args: Record<string, unknown> = {}) {
-      const { body } = await rpc(url, "tools/call", { name, arguments: args }, session, token);
-      return body as { result?: { content: Array<{ text?: string }>; isError?: boolean }; error?: unknown };
+    /** A protocol error (the SDK throws McpError) counts as an error result, with its message. */
+    async call(name: string, args: Record<string, unknown> = {}): Promise<ToolResult> {
+      try {
+        const result = await client.callTool({ name, arguments: args });
+        const content = (result.content ?? []) as Array<{ text?: string }>;
+        return { isError: result.isError === true, text: content.map((c) => c.text ?? "").join("\n") };
+      } catch (err) {
+        return { isError: true, text: (err as Error).message };
+      }
     },
+    close: () => client.close(),
   };
+}
+
+/** The tool names a server lists, in a session of their own. */
+export async function listTools(url: string, token?: string): Promise<string[]> {
+  const session = await mcpSession(url, token);
+  try {
+    return await session.toolNames();
+  } finally {
+    await session.close();
+  }
+}
+
+/** One `tools/call`, in a session of its own. */
+export async function callTool(url: string, name: string, token?: string): Promise<ToolResult> {
+  const session = await mcpSession(url, token);
+  try {
+    return await session.call(name);
+  } finally {
+    await session.close();
+  }
 }

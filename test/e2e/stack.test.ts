@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GUIDE_TOOLS } from "../../components/tools";
 import { guideManifests, trimStrings } from "../support/guide";
 import { scratchStack, stepCounter, type Scratch } from "./engine";
-import { mcpSession } from "./mcp";
+import { listTools } from "./mcp";
 import { NO_AUTH_PLAN, OIDC_ADDS } from "./plans";
 import {
   freePort,
@@ -102,7 +102,7 @@ describe("use case 1, then 2, then 1 again, then destroy, on the real engine", (
     // The server outlived the command plugin that started it, and serves the guide's tools.
     // All the guide's tools but configuration_contexts_list, which the binary offers only for a
     // kubeconfig with more than one context (the test bed's has one).
-    const tools = await (await mcpSession(mcpUrl())).toolNames();
+    const tools = await listTools(mcpUrl());
     expect(tools).toEqual(expect.arrayContaining(GUIDE_TOOLS.filter((t) => t !== "configuration_contexts_list")));
     expect(processesWith("kubernetes-mcp-server", `--port ${port} `)).toHaveLength(1);
   });
@@ -117,7 +117,7 @@ describe("use case 1, then 2, then 1 again, then destroy, on the real engine", (
     expect(result.summary.resourceChanges).toEqual({ same: 11, update: 1 });
     expect((await apiServer.kube.get(GATEWAY)).json.metadata.resourceVersion).toBe(rvBefore);
     expect(processesWith("kubernetes-mcp-server", `--port ${port} `)).toEqual(pidBefore);
-    expect(await (await mcpSession(mcpUrl())).toolNames()).toContain("namespaces_list");
+    expect(await listTools(mcpUrl())).toContain("namespaces_list");
   });
 
   it("a port change updates the Service, ServiceEntry and route in place and restarts the server on the new port", async () => {
@@ -141,7 +141,7 @@ describe("use case 1, then 2, then 1 again, then destroy, on the real engine", (
     await s.stack.up();
     port = newPort;
     expect((await apiServer.kube.get(SERVICE)).json.spec.ports[0].port).toBe(newPort);
-    expect(await (await mcpSession(mcpUrl())).toolNames()).toContain("namespaces_list");
+    expect(await listTools(mcpUrl())).toContain("namespaces_list");
     expect(portAnswers(oldPort)).toBe(false);
     expect(processesWith("kubernetes-mcp-server", s.dir)).toHaveLength(1);
   });
@@ -256,7 +256,7 @@ describe("use case 1, then 2, then 1 again, then destroy, on the real engine", (
     expect((await admin.get(`${REALM}/users?username=mcp&exact=true`)).json).toHaveLength(1);
     // What the upstream make target applied stays: it has no teardown target (README: "What stays").
     expect(await status(TOKEN_EXCHANGE_SECRET)).toBe(200);
-    expect(await (await mcpSession(mcpUrl())).toolNames()).toContain("namespaces_list");
+    expect(await listTools(mcpUrl())).toContain("namespaces_list");
   });
 
   it("destroy leaves nothing of the stack: objects gone, Gateway listeners intact, no server process, port free", async () => {

@@ -49,11 +49,17 @@ export class Api {
   constructor(
     readonly base: string,
     private readonly ca: Buffer,
-    private bearer?: string,
+    /** The Authorization header's value, if any. */
+    private authorization?: string,
   ) {}
 
   withToken(token: string): Api {
-    return new Api(this.base, this.ca, token);
+    return new Api(this.base, this.ca, `Bearer ${token}`);
+  }
+
+  /** The same API with another Authorization header (`Basic ...` for an OAuth client). */
+  withAuthorization(value: string): Api {
+    return new Api(this.base, this.ca, value);
   }
 
   request(
@@ -70,7 +76,7 @@ export class Api {
           method,
           ca: this.ca,
           headers: {
-            ...(this.bearer ? { authorization: `Bearer ${this.bearer}` } : {}),
+            ...(this.authorization ? { authorization: this.authorization } : {}),
             "content-type": contentType,
           },
         },
@@ -193,7 +199,7 @@ function apiServerAt(dir: string): ApiServer {
     url: v.APISERVER_URL,
     kubeconfig: v.KUBECONFIG,
     token: v.APISERVER_TOKEN,
-    kube: new Api(v.APISERVER_URL, fs.readFileSync(v.APISERVER_CA), v.APISERVER_TOKEN),
+    kube: new Api(v.APISERVER_URL, fs.readFileSync(v.APISERVER_CA), `Bearer ${v.APISERVER_TOKEN}`),
     stop: () => void run("testbed/apiserver/stop.sh", [dir]),
   };
 }
@@ -227,23 +233,35 @@ export function standIns(): {
   };
 }
 
-/** What testbed/authz's evaluator answers: each CEL expression's value, and the Rego rules' values. */
+/** What testbed/authz's evaluator answers: each CEL expression's value, the Rego rules' values, the JWT's claims. */
 export interface AuthzResult {
   cel: Record<string, unknown>;
   rego: Record<string, unknown> | null;
+  jwt: { claims: Record<string, unknown> } | { error: string } | null;
 }
 
 let authzEval: string | undefined;
-/** Authorino's CEL (cel-go) and Rego (OPA) on one authorization input (testbed/authz). */
+/**
+ * Authorino's CEL (cel-go) and Rego (OPA) on one authorization input, and optionally its JWT
+ * authentication (go-oidc: discovery at the issuer URL, signature, expiry) trusting `jwt.ca`.
+ */
 export function authorino(
   cel: Record<string, string>,
   rego: string | null,
   input: Record<string, unknown>,
+  jwt?: { issuerUrl: string; token: string; ca: string },
 ): AuthzResult {
   authzEval ??= exportsOf(run("testbed/authz/build.sh")).AUTHZ_EVAL;
   const out = execFileSync(authzEval, [], {
-    input: JSON.stringify({ cel, rego, regoVersion: "v0", input }),
+    input: JSON.stringify({
+      cel,
+      rego,
+      regoVersion: "v0",
+      input,
+      jwt: jwt ? { issuerUrl: jwt.issuerUrl, token: jwt.token } : undefined,
+    }),
     encoding: "utf8",
+    env: { ...process.env, ...(jwt ? { SSL_CERT_FILE: jwt.ca } : {}) },
   });
   return JSON.parse(out) as AuthzResult;
 }

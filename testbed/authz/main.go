@@ -3,11 +3,15 @@
 //
 // stdin, one JSON document:
 //
-//	{"cel": {"name": "expr", ...}, "rego": "<rules>" | null, "regoVersion": "v0" | "v1", "input": {...}}
+//	{"cel": {"name": "expr", ...}, "rego": "<rules>" | null, "regoVersion": "v0" | "v1", "input": {...},
+//	 "jwt": {"issuerUrl": "https://...", "token": "<jwt>"}}   (jwt optional)
 //
 // stdout:
 //
-//	{"cel": {"name": <value> | {"error": "..."}}, "rego": {<rule>: <value>, ...} | {"error": "..."} | null}
+//	{"cel": {"name": <value> | {"error": "..."}}, "rego": {<rule>: <value>, ...} | {"error": "..."} | null,
+//	 "jwt": {"claims": {...}} | {"error": "..."} | null}
+//
+// The JWT step trusts the CAs of SSL_CERT_FILE (Go's own rule), so a test CA needs no code here.
 //
 // "input" is Authorino's authorization JSON ({"auth": ..., "request": ..., ...}): the CEL
 // variables and the Rego `input`. What is mimicked from Authorino (pkg/expressions/cel and
@@ -25,6 +29,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/checker/decls"
 	"github.com/google/cel-go/common/types/ref"
@@ -41,11 +46,18 @@ type request struct {
 	Rego        *string           `json:"rego"`
 	RegoVersion string            `json:"regoVersion"`
 	Input       json.RawMessage   `json:"input"`
+	JWT         *jwtRequest       `json:"jwt"`
+}
+
+type jwtRequest struct {
+	IssuerURL string `json:"issuerUrl"`
+	Token     string `json:"token"`
 }
 
 type response struct {
 	CEL  map[string]any `json:"cel"`
 	Rego any            `json:"rego"`
+	JWT  any            `json:"jwt"`
 }
 
 type evalError struct {
@@ -79,6 +91,13 @@ func main() {
 			res.Rego = errorOf(err)
 		} else {
 			res.Rego = v
+		}
+	}
+	if req.JWT != nil {
+		if claims, err := verifyJWT(req.JWT.IssuerURL, req.JWT.Token); err != nil {
+			res.JWT = errorOf(err)
+		} else {
+			res.JWT = map[string]any{"claims": claims}
 		}
 	}
 	out := json.NewEncoder(os.Stdout)
@@ -223,4 +242,28 @@ func evalRego(body, version string, input json.RawMessage) (map[string]any, erro
 		out[n] = rs[0].Bindings[n]
 	}
 	return out, nil
+}
+
+// --- JWT: Authorino's pkg/evaluators/identity/jwt.go (oidcProviderVerifier.Verify) ------------
+
+// As Authorino's tokenVerifierConfig: audience and issuer claims are left to the policy's own rules
+// (oidc.NewProvider has already checked that discovery names the issuer URL it was given); the
+// signature against the issuer's JWKS, and expiry, are checked.
+var tokenVerifierConfig = &oidc.Config{SkipClientIDCheck: true, SkipIssuerCheck: true}
+
+func verifyJWT(issuerURL, raw string) (map[string]any, error) {
+	ctx := context.Background()
+	provider, err := oidc.NewProvider(ctx, issuerURL)
+	if err != nil {
+		return nil, err
+	}
+	token, err := provider.Verifier(tokenVerifierConfig).Verify(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	claims := map[string]any{}
+	if err := token.Claims(&claims); err != nil {
+		return nil, err
+	}
+	return claims, nil
 }
