@@ -154,6 +154,11 @@ export const DEFAULTS = {
   },
 };
 
+/** The realm's issuer as tokens name it (`iss`): the AuthPolicy's jwt.issuerUrl, the binding's prefix. */
+export function issuerUrl(kc: Pick<KeycloakConfig, "url" | "realm">): string {
+  return `${kc.url}/realms/${kc.realm}`;
+}
+
 /** Top-level config keys (each an object except `useCase`). */
 export const CONFIG_KEYS = ["useCase", "cluster", "mcpServer", "gateway", "keycloak", "oidc"] as const;
 

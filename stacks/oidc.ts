@@ -3,7 +3,7 @@ import * as keycloak from "@pulumi/keycloak";
 import { KeycloakToolAccess } from "../components/keycloakToolAccess";
 import { OidcClusterAccess } from "../components/oidcClusterAccess";
 import { ToolAuthPolicy } from "../components/toolAuthPolicy";
-import type { KeycloakConfig, OidcConfig, StackConfig } from "./config";
+import { issuerUrl, type OidcConfig, type StackConfig } from "./config";
 import { buildNoAuth, type NoAuthStack } from "./noAuth";
 
 /** Use case 2 (OIDC): use case 1 plus Keycloak access, the AuthPolicy and the ClusterRoleBinding. */
@@ -13,10 +13,6 @@ export interface OidcStack extends NoAuthStack {
   access: KeycloakToolAccess;
   authPolicy: ToolAuthPolicy;
   clusterAccess: OidcClusterAccess;
-}
-
-export function issuerUrl(kc: KeycloakConfig): string {
-  return `${kc.url}/realms/${kc.realm}`;
 }
 
 // The make target runs kubectl: give it the stack's cluster, from a private temp file when the

@@ -10,7 +10,7 @@ import { execFileSync } from "node:child_process";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { ownerMark } from "../components/keycloakToolAccess";
-import { PROJECT, type KeycloakConfig, type StackConfig } from "./config";
+import { PROJECT, issuerUrl, type KeycloakConfig, type StackConfig } from "./config";
 
 /** What the preflight needs to ask Keycloak's admin API (the password already unwrapped). */
 export interface KeycloakAdminLogin {
@@ -25,6 +25,9 @@ export interface KeycloakAdminLogin {
 /** The descriptions of the realm's clients with a client id, or why Keycloak could not be asked. */
 export type ClientsFound = { descriptions: string[] } | { error: string };
 
+/** The realm's OpenID discovery: the issuer Keycloak names, or why it could not be read. */
+export type IssuerFound = { issuer: string } | { error: string; tls?: boolean };
+
 export interface Probes {
   /** Resolves true when a TCP connection to host:port opens within the timeout. */
   reachable(host: string, port: number): Promise<boolean>;
@@ -33,11 +36,35 @@ export interface Probes {
   readFile(path: string): string | undefined;
   /** Logs in to Keycloak's admin API (realm master, admin-cli) and finds the clients named `clientId`. */
   keycloakClients(login: KeycloakAdminLogin, clientId: string): Promise<ClientsFound>;
+  /** Reads `<url>/realms/<realm>/.well-known/openid-configuration` (no login needed). */
+  keycloakIssuer(login: Omit<KeycloakAdminLogin, "adminPassword">): Promise<IssuerFound>;
+}
+
+/** Node's codes for a server certificate that does not verify against the trusted CAs. */
+const TLS_VERIFY_ERRORS = new Set([
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_HAS_EXPIRED",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+]);
+
+async function findKeycloakIssuer(login: Omit<KeycloakAdminLogin, "adminPassword">): Promise<IssuerFound> {
+  try {
+    const res = await keycloakRequest(login, `/realms/${login.realm}/.well-known/openid-configuration`, {});
+    if (res.status === 404) return { error: `it has no realm '${login.realm}' (discovery answered HTTP 404)` };
+    if (res.status !== 200) return { error: `its OpenID discovery answered HTTP ${res.status}` };
+    return { issuer: (JSON.parse(res.body) as { issuer: string }).issuer };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? "";
+    return { error: `${(err as Error).message}${code ? ` (${code})` : ""}`, tls: TLS_VERIFY_ERRORS.has(code) };
+  }
 }
 
 /** One HTTPS request to Keycloak, verified with its CA (or not, when the config says so). */
 function keycloakRequest(
-  login: KeycloakAdminLogin,
+  login: Omit<KeycloakAdminLogin, "adminPassword">,
   path: string,
   init: { method?: string; body?: string; token?: string },
 ): Promise<{ status: number; body: string }> {
@@ -115,6 +142,7 @@ export const realProbes: Probes = {
   },
   readFile: (p) => (fs.existsSync(p) ? fs.readFileSync(p, "utf8") : undefined),
   keycloakClients: findKeycloakClients,
+  keycloakIssuer: findKeycloakIssuer,
 };
 
 /** host and port of a URL, with the scheme's default port. */
@@ -169,11 +197,41 @@ export async function preflight(
       problems.push(
         `${key("keycloak.url")} = '${cfg.keycloak.url}': Keycloak is not reachable there; start it or fix the URL`,
       );
-    } else if (cfg.keycloak && adminPassword !== undefined) {
-      problems.push(...(await keycloakObjectProblems(cfg, cfg.keycloak, adminPassword, probes, stack)));
+    } else if (cfg.keycloak) {
+      const issuerProblems = await keycloakIssuerProblems(cfg.keycloak, probes);
+      problems.push(...issuerProblems);
+      if (issuerProblems.length === 0 && adminPassword !== undefined)
+        problems.push(...(await keycloakObjectProblems(cfg, cfg.keycloak, adminPassword, probes, stack)));
     }
   }
   return problems;
+}
+
+/**
+ * Keycloak's certificate verifies, and the realm's discovery names the issuer the stack derives
+ * from keycloak.url: the AuthPolicy's jwt.issuerUrl and the binding's `<issuer>#<user>` must be the
+ * `iss` of the tokens, or every call is refused later with no hint why.
+ */
+async function keycloakIssuerProblems(kc: KeycloakConfig, probes: Probes): Promise<string[]> {
+  const key = (k: string) => `${PROJECT}:${k}`;
+  const expected = issuerUrl(kc);
+  const found = await probes.keycloakIssuer(kc);
+  if ("error" in found && found.tls) {
+    return [
+      `${key("keycloak.rootCaCertificate")} = ${kc.rootCaCertificate ? "(a PEM certificate)" : "(not set: the system CAs)"}: Keycloak's certificate at ${kc.url} does not verify against it: ${found.error}; set keycloak.rootCaCertificate to the CA that signed it`,
+    ];
+  }
+  if ("error" in found) {
+    return [
+      `${key("keycloak.url")} = '${kc.url}': expected the OpenID discovery of realm '${kc.realm}' at ${expected}/.well-known/openid-configuration; ${found.error}; check keycloak.url and keycloak.realm`,
+    ];
+  }
+  if (found.issuer !== expected) {
+    return [
+      `${key("keycloak.url")} = '${kc.url}': the stack expects tokens issued by '${expected}', but realm '${kc.realm}' names its issuer '${found.issuer}'; set keycloak.url to the URL Keycloak calls itself (its hostname setting)`,
+    ];
+  }
+  return [];
 }
 
 /**

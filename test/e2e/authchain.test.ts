@@ -1,3 +1,6 @@
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { evaluate } from "@marcbachmann/cel-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GUIDE_TOOLS } from "../../components/tools";
@@ -13,7 +16,7 @@ import {
   type Evaluators,
   type ScopedToken,
 } from "../support/authChain";
-import { scratchStack, type Scratch } from "./engine";
+import { REPO_ROOT, scratchStack, type Scratch } from "./engine";
 import { callTool, listTools } from "./mcp";
 import {
   authorino,
@@ -265,6 +268,27 @@ describe("use case 2 with real tokens: the MCP server and the API server", () =>
     const result = await callTool(mcpUrl(), "namespaces_list", scoped["mcp-for-server"]);
     expect(result.isError, result.text).toBe(false);
     expect(result.text).toContain("mcp-test");
+  });
+
+  it("the README's by-hand commands, run as written, exchange mcp's token and call namespaces_list with it", async () => {
+    const readme = fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
+    const block = readme.split("<!-- by-hand:start -->")[1].split("<!-- by-hand:end -->")[0];
+    const script = block.replace(/^\s*```sh\n/, "").replace(/```\s*$/, "");
+    const out = execFileSync("bash", ["-euo", "pipefail", "-c", script], {
+      encoding: "utf8",
+      env: {
+        ...process.env,
+        KEYCLOAK: keycloak.url,
+        KEYCLOAK_CA: keycloak.ca,
+        MCP: mcpUrl(),
+        BASIC: await basicCredentials(),
+      },
+    });
+    expect(out).toContain(`"aud": "${SERVER}"`);
+    expect(out).toContain('"user": "mcp"');
+    // The group lost REMOVED_TOOL's role above.
+    expect(out).toContain(`"roles": ${GUIDE_TOOLS.length - 1}`);
+    expect(out).toMatch(/"result":\{"content":\[\{"type":"text","text":"[^"]*mcp-test/);
   });
 
   it("without a token the server still lists its tools (the broker's discovery) but cannot act: no admin fallback", async () => {

@@ -1,3 +1,4 @@
+import * as fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { scratchStack, stepCounter, type Scratch } from "./engine";
 import {
@@ -56,6 +57,28 @@ describe("the guide's merge realm (guide-fd2e9da): reference adopts, destroy kee
     expect(before.roles).toHaveLength(22);
     expect(before.mapped.clientMappings["mcp-test/kubernetes-mcp"].mappings).toHaveLength(22);
     expect(before.groups).toContain("engineering");
+  });
+
+  it("a CA that does not verify Keycloak, or a URL that is not the realm's issuer, stops in the preflight saying what came back", async () => {
+    const upError = () =>
+      s.stack.up().then(
+        () => new Error("up succeeded"),
+        (e: Error) => e,
+      );
+    await s.stack.setConfig("keycloak.rootCaCertificate", { value: fs.readFileSync(apiServer.ca, "utf8") }, true);
+    expect((await upError()).message).toMatch(
+      /keycloak\.rootCaCertificate = \(a PEM certificate\): Keycloak's certificate at https:\/\/127\.0\.0\.1:\d+ does not verify against it: .*\((SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\); set keycloak\.rootCaCertificate/,
+    );
+    await s.stack.setConfig("keycloak.rootCaCertificate", { value: fs.readFileSync(keycloak.ca, "utf8") }, true);
+    // The test Keycloak's certificate also names localhost, but Keycloak calls itself 127.0.0.1.
+    const viaLocalhost = keycloak.url.replace("127.0.0.1", "localhost");
+    await s.stack.setConfig("keycloak.url", { value: viaLocalhost }, true);
+    expect((await upError()).message).toContain(
+      `mcp-gateway-stack:keycloak.url = '${viaLocalhost}': the stack expects tokens issued by '${viaLocalhost}/realms/mcp', but realm 'mcp' names its issuer '${keycloak.issuer}'`,
+    );
+    await s.stack.setConfig("keycloak.url", { value: keycloak.url }, true);
+    const resources: Array<{ type: string }> = (await s.stack.exportStack()).deployment.resources ?? [];
+    expect(resources.filter((r) => r.type !== "pulumi:pulumi:Stack")).toEqual([]);
   });
 
   it("create mode stops in the preflight, before anything is created, and says to use reference", async () => {

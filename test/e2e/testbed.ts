@@ -157,6 +157,8 @@ export interface ApiServer {
   /** Path of an admin kubeconfig (static token, system:masters). */
   kubeconfig: string;
   token: string;
+  /** Path of the CA that signed the API server's certificate (a CA Keycloak's does not verify with). */
+  ca: string;
   /** The admin client of the API server. */
   kube: Api;
   stop(): void;
@@ -199,6 +201,7 @@ function apiServerAt(dir: string): ApiServer {
     url: v.APISERVER_URL,
     kubeconfig: v.KUBECONFIG,
     token: v.APISERVER_TOKEN,
+    ca: v.APISERVER_CA,
     kube: new Api(v.APISERVER_URL, fs.readFileSync(v.APISERVER_CA), `Bearer ${v.APISERVER_TOKEN}`),
     stop: () => void run("testbed/apiserver/stop.sh", [dir]),
   };

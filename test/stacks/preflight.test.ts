@@ -20,6 +20,7 @@ const probes = (over: Partial<Probes> = {}): Probes => ({
   hasCommand: () => true,
   readFile: () => undefined,
   keycloakClients: async () => ({ descriptions: [] }),
+  keycloakIssuer: async (login) => ({ issuer: `${login.url}/realms/${login.realm}` }),
   ...over,
 });
 const existing = (extra: Record<string, unknown> = {}) =>
@@ -53,6 +54,38 @@ describe("preflight before up", () => {
     expect(problems).toEqual([
       "mcp-gateway-stack:keycloak.url = 'https://keycloak.127-0-0-1.sslip.io:8002': Keycloak is not reachable there; start it or fix the URL",
     ]);
+  });
+
+  it.each<[string, Awaited<ReturnType<Probes["keycloakIssuer"]>>, string]>([
+    [
+      "a certificate that does not verify",
+      { error: "self-signed certificate in certificate chain (SELF_SIGNED_CERT_IN_CHAIN)", tls: true },
+      "mcp-gateway-stack:keycloak.rootCaCertificate = (not set: the system CAs): Keycloak's certificate at https://keycloak.127-0-0-1.sslip.io:8002 does not verify against it: self-signed certificate in certificate chain (SELF_SIGNED_CERT_IN_CHAIN); set keycloak.rootCaCertificate to the CA that signed it",
+    ],
+    [
+      "an issuer other than the one the stack derives",
+      { issuer: "https://sso.example.com/realms/mcp" },
+      "mcp-gateway-stack:keycloak.url = 'https://keycloak.127-0-0-1.sslip.io:8002': the stack expects tokens issued by 'https://keycloak.127-0-0-1.sslip.io:8002/realms/mcp', but realm 'mcp' names its issuer 'https://sso.example.com/realms/mcp'; set keycloak.url to the URL Keycloak calls itself (its hostname setting)",
+    ],
+    [
+      "no such realm",
+      { error: "it has no realm 'mcp' (discovery answered HTTP 404)" },
+      "mcp-gateway-stack:keycloak.url = 'https://keycloak.127-0-0-1.sslip.io:8002': expected the OpenID discovery of realm 'mcp' at https://keycloak.127-0-0-1.sslip.io:8002/realms/mcp/.well-known/openid-configuration; it has no realm 'mcp' (discovery answered HTTP 404); check keycloak.url and keycloak.realm",
+    ],
+  ])("reports %s from the realm's discovery, and does not log in as admin then", async (_, found, message) => {
+    const cfg = existing({ useCase: "oidc", keycloak: { adminPassword: "pw" } });
+    let loggedIn = false;
+    const problems = await preflight(
+      cfg,
+      KUBECONFIG,
+      probes({
+        keycloakIssuer: async () => found,
+        keycloakClients: async () => ((loggedIn = true), { descriptions: [] }),
+      }),
+      "pw",
+    );
+    expect(problems).toEqual([message]);
+    expect(loggedIn).toBe(false);
   });
 
   it.each<[string, "create" | "reference", Awaited<ReturnType<Probes["keycloakClients"]>>, string]>([
