@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { evaluate } from "@marcbachmann/cel-js";
@@ -141,6 +141,18 @@ async function selfSubjectReview(token: string) {
   });
 }
 
+/** The README's by-hand block, run as written with bash against this test bed. */
+async function byHand(extraEnv: Record<string, string> = {}) {
+  const readme = fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
+  const block = readme.split("<!-- by-hand:start -->")[1].split("<!-- by-hand:end -->")[0];
+  const script = block.replace(/^\s*```sh\n/, "").replace(/```\s*$/, "");
+  const env = { KEYCLOAK: keycloak.url, KEYCLOAK_CA: keycloak.ca, MCP: mcpUrl(), BASIC: await basicCredentials() };
+  return spawnSync("bash", ["-euo", "pipefail", "-c", script], {
+    encoding: "utf8",
+    env: { ...process.env, ...env, ...extraEnv },
+  });
+}
+
 beforeAll(async () => {
   keycloak = await startKeycloak(TAG);
   apiServer = startApiServer({ keycloak, tag: TAG });
@@ -271,24 +283,20 @@ describe("use case 2 with real tokens: the MCP server and the API server", () =>
   });
 
   it("the README's by-hand commands, run as written, exchange mcp's token and call namespaces_list with it", async () => {
-    const readme = fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
-    const block = readme.split("<!-- by-hand:start -->")[1].split("<!-- by-hand:end -->")[0];
-    const script = block.replace(/^\s*```sh\n/, "").replace(/```\s*$/, "");
-    const out = execFileSync("bash", ["-euo", "pipefail", "-c", script], {
-      encoding: "utf8",
-      env: {
-        ...process.env,
-        KEYCLOAK: keycloak.url,
-        KEYCLOAK_CA: keycloak.ca,
-        MCP: mcpUrl(),
-        BASIC: await basicCredentials(),
-      },
-    });
-    expect(out).toContain(`"aud": "${SERVER}"`);
-    expect(out).toContain('"user": "mcp"');
+    const run = await byHand();
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toContain(`"aud": "${SERVER}"`);
+    expect(run.stdout).toContain('"user": "mcp"');
     // The group lost REMOVED_TOOL's role above.
-    expect(out).toContain(`"roles": ${GUIDE_TOOLS.length - 1}`);
-    expect(out).toMatch(/"result":\{"content":\[\{"type":"text","text":"[^"]*mcp-test/);
+    expect(run.stdout).toContain(`"roles": ${GUIDE_TOOLS.length - 1}`);
+    expect(run.stdout).toMatch(/"result":\{"content":\[\{"type":"text","text":"[^"]*mcp-test/);
+  });
+
+  it("the same commands with the outsider's token stop at the exchange and print Keycloak's refusal", async () => {
+    const run = await byHand({ USER_TOKEN: callers.outsider! });
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain(`Keycloak refused: invalid_request: Requested audience not available: ${SERVER}`);
+    expect(run.stdout).not.toContain('"result"');
   });
 
   it("without a token the server still lists its tools (the broker's discovery) but cannot act: no admin fallback", async () => {
