@@ -14,6 +14,13 @@ export default tseslint.config(
     },
   },
   {
+    // Node scripts (plain ESM).
+    files: ["scripts/**/*.mjs"],
+    languageOptions: {
+      globals: { process: "readonly", console: "readonly", fetch: "readonly", setTimeout: "readonly" },
+    },
+  },
+  {
     // Tests read loosely typed engine payloads (wire inputs, YAML fixtures).
     files: ["test/**/*.ts", "testbed/**/*.ts", "policy/**/*.ts"],
     rules: { "@typescript-eslint/no-explicit-any": "off" },

@@ -4,6 +4,7 @@ import {
   clusterAdminAllowed,
   listenerPatchNeverForces,
   noPlaintextSecrets,
+  registrationIsRoutable,
   type PolicyConfig,
   type SeenResource,
 } from "./rules";
@@ -40,6 +41,13 @@ new PolicyPack("mcp-gateway-stack", {
       name: "listener-patch-never-forces",
       description: "The Gateway listener patch never forces ownership of fields and has its own field manager.",
       validateResource: (args, reportViolation) => report(listenerPatchNeverForces(seen(args)), reportViolation),
+    },
+    {
+      name: "registration-is-routable",
+      description:
+        "Every MCPServer targets a declared HTTPRoute with a hostname whose backend is a declared ExternalName Service.",
+      validateStack: (args, reportViolation) =>
+        report(registrationIsRoutable(args.resources.map(seen)), reportViolation),
     },
     {
       name: "no-plaintext-secrets",

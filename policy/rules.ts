@@ -98,3 +98,47 @@ export function noPlaintextSecrets(r: SeenResource): string[] {
   }
   return problems;
 }
+
+export const MCP_SERVER_TYPE = "kubernetes:mcp.kagenti.com/v1alpha1:MCPServer";
+export const HTTP_ROUTE_TYPE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute";
+export const SERVICE_TYPE = "kubernetes:core/v1:Service";
+
+const objectName = (r: SeenResource) =>
+  `${r.props.metadata?.namespace ?? "default"}/${r.props.metadata?.name ?? r.name}`;
+
+/**
+ * Every MCPServer is one the gateway's controller can turn into a broker entry: its targetRef names
+ * an HTTPRoute the stack declares, that route has a hostname, and its backend is an ExternalName
+ * Service the stack declares (the server runs outside the cluster). Each message quotes what the
+ * controller (kagenti/mcp-gateway pkg/controller, guide-fd2e9da) would report, or do, instead.
+ */
+export function registrationIsRoutable(resources: SeenResource[]): string[] {
+  const find = (type: string, key: string) => resources.find((r) => r.type === type && objectName(r) === key);
+  return resources
+    .filter((r) => r.type === MCP_SERVER_TYPE)
+    .flatMap((server) => {
+      const ref = server.props.spec?.targetRef ?? {};
+      const routeKey = `${ref.namespace ?? server.props.metadata?.namespace ?? "default"}/${ref.name}`;
+      const route = find(HTTP_ROUTE_TYPE, routeKey);
+      if (ref.kind !== "HTTPRoute" || !route) {
+        return [
+          `MCPServer ${objectName(server)} targets ${ref.kind ?? "nothing"} ${routeKey}, not an HTTPRoute the stack declares: the gateway's controller reports "HTTPRoute ${routeKey} not found"`,
+        ];
+      }
+      const problems: string[] = [];
+      if (!(route.props.spec?.hostnames?.length > 0)) {
+        problems.push(
+          `HTTPRoute ${routeKey} has no hostname: the gateway's controller reports "HTTPRoute ${routeKey} must have at least one hostname for MCP backend routing"`,
+        );
+      }
+      const backend = route.props.spec?.rules?.[0]?.backendRefs?.[0] ?? {};
+      const serviceKey = `${backend.namespace ?? route.props.metadata?.namespace ?? "default"}/${backend.name}`;
+      const service = find(SERVICE_TYPE, serviceKey);
+      if (service?.props.spec?.type !== "ExternalName") {
+        problems.push(
+          `HTTPRoute ${routeKey} sends to ${service ? `Service ${serviceKey} of type ${service.props.spec?.type ?? "ClusterIP"}` : `${serviceKey}, a Service the stack does not declare`}: the gateway's controller would point the broker at ${backend.name}.${serviceKey.split("/")[0]}.svc.cluster.local, not at the server outside the cluster; use an ExternalName Service`,
+        );
+      }
+      return problems;
+    });
+}

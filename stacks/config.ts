@@ -7,7 +7,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { isIP } from "node:net";
-import { GUIDE_TOOLS, GUIDE_TOOLSETS, KNOWN_TOOLS, KNOWN_TOOLSETS } from "../components/tools";
+import { GUIDE_TOOLS, GUIDE_TOOLSETS, KNOWN_TOOLS, KNOWN_TOOLSETS, toolsetsServing } from "../components/tools";
 
 export const PROJECT = "mcp-gateway-stack";
 
@@ -378,6 +378,19 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
     serverName: m.string("serverName", d.serverName, dnsName),
     path: m.string("path", d.path, urlPath),
   };
+  // A role for a tool the server does not serve with these toolsets would grant nothing.
+  const toolsetsKnown = mcpServer.toolsets.every((ts) => KNOWN_TOOLSETS.includes(ts));
+  const unserved = mcpServer.tools.filter(
+    (t) =>
+      toolsetsKnown && KNOWN_TOOLS.includes(t) && !toolsetsServing(t).some((ts) => mcpServer.toolsets.includes(ts)),
+  );
+  if (unserved.length > 0) {
+    m.fail(
+      "tools",
+      unserved.length === 1 ? unserved[0] : unserved,
+      `tools the server serves with mcpServer.toolsets (${mcpServer.toolsets.join(",")}); add the toolset ${[...new Set(unserved.flatMap(toolsetsServing))].join(" or ")} or drop the tool`,
+    );
+  }
 
   const g = new Reader(problems, "gateway", objectAt(problems, values, "gateway"), Object.keys(DEFAULTS.gateway));
   const gd = DEFAULTS.gateway;

@@ -58,6 +58,11 @@ describe("config validation", () => {
       "mcp-gateway-stack:mcpServer.tools = 'pods_explode': expected tool names from: ",
     ],
     [
+      "tools that the configured toolsets do not serve",
+      { mcpServer: { toolsets: ["core", "config"] } },
+      'mcp-gateway-stack:mcpServer.tools = ["helm_install","helm_list","helm_uninstall"]: expected tools the server serves with mcpServer.toolsets (core,config); add the toolset helm or drop the tool',
+    ],
+    [
       "an unknown toolset",
       { mcpServer: { toolsets: ["core", "openshift"] } },
       "mcp-gateway-stack:mcpServer.toolsets = 'openshift': expected toolset names from: config, core, helm",

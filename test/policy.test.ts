@@ -4,8 +4,10 @@ import {
   clusterAdminAllowed,
   listenerPatchNeverForces,
   noPlaintextSecrets,
+  registrationIsRoutable,
   type SeenResource,
 } from "../policy/rules";
+import { asSeen, brokenRegistrations } from "./support/brokenRegistrations";
 import { oidcValues, runStack, type StackRun } from "./support/pulumiHarness";
 
 const seen = (run: StackRun): SeenResource[] =>
@@ -20,6 +22,7 @@ const allProblems = (run: StackRun, allowClusterAdmin: boolean) => {
       ...listenerPatchNeverForces(r),
       ...noPlaintextSecrets(r),
     ]),
+    ...registrationIsRoutable(resources),
   ];
 };
 
@@ -63,6 +66,19 @@ describe("the policy pack's rules on the stack as declared", async () => {
       },
     };
     expect(listenerPatchNeverForces(forced)).toHaveLength(2);
+  });
+
+  it.each(
+    brokenRegistrations({
+      host: "localhost",
+      port: 9999,
+      gatewayName: "mcp-gateway",
+      gatewayNamespace: "gateway-system",
+    }),
+  )("refuse $title, quoting what the gateway's controller would do", ({ objects, controller }) => {
+    const problems = registrationIsRoutable([...seen(noAuth), ...asSeen(objects)]);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain("readyMessage" in controller ? controller.readyMessage : "ExternalName");
   });
 
   it("refuse credentials in a command line, an annotation or a Secret's stringData", () => {
