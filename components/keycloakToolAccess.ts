@@ -7,6 +7,8 @@ export interface KeycloakToolAccessArgs {
   clientId: pulumi.Input<string>;
   /** One client role per tool. */
   tools: string[];
+  /** Prefix of the role names (`tool:` in Kuadrant's realm; none in kagenti's). */
+  rolePrefix: string;
   group: string;
   /** Existing realm user put into the group. */
   username: string;
@@ -64,7 +66,12 @@ export class KeycloakToolAccess extends pulumi.ComponentResource {
       this.clientUuid = client.id;
       this.clientId = client.clientId;
       this.roleIds = args.tools.map(
-        (tool) => new keycloak.Role(`${name}-role-${tool}`, { realmId, clientId: client.id, name: tool }, child).id,
+        (tool) =>
+          new keycloak.Role(
+            `${name}-role-${tool}`,
+            { realmId, clientId: client.id, name: args.rolePrefix + tool },
+            child,
+          ).id,
       );
       const group = new keycloak.Group(`${name}-group`, { realmId, name: args.group }, child);
       this.groupId = group.id;
@@ -82,7 +89,7 @@ export class KeycloakToolAccess extends pulumi.ComponentResource {
       this.clientUuid = client.id;
       this.clientId = client.clientId;
       this.roleIds = args.tools.map(
-        (tool) => keycloak.getRoleOutput({ realmId, clientId: client.id, name: tool }, child).id,
+        (tool) => keycloak.getRoleOutput({ realmId, clientId: client.id, name: args.rolePrefix + tool }, child).id,
       );
       this.groupId = keycloak.getGroupOutput({ realmId, name: args.group }, child).id;
     }

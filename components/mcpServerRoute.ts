@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { GatewayListener } from "./gatewayListener";
+import type { ReleaseFacts } from "./gatewayRelease";
 
 export interface McpServerRouteArgs {
   /** The listener the route attaches to (its Gateway is the route's parent). */
@@ -14,6 +15,8 @@ export interface McpServerRouteArgs {
   port: number;
   path: string;
   toolPrefix: string;
+  /** The gateway release's registration kind and naming (components/gatewayRelease.ts). */
+  release: ReleaseFacts;
 }
 
 type In<T> = pulumi.Input<T>;
@@ -58,17 +61,23 @@ export function serviceEntrySpec(a: { host: In<string>; port: number }) {
   };
 }
 
-export function mcpServerSpec(a: { toolPrefix: string; routeName: In<string>; routeNamespace: In<string> }) {
-  return {
-    toolPrefix: a.toolPrefix,
-    targetRef: {
-      group: "gateway.networking.k8s.io",
-      kind: "HTTPRoute",
-      name: a.routeName,
-      namespace: a.routeNamespace,
-    },
-  };
+/** The registration's spec: MCPServer (`toolPrefix`) or MCPServerRegistration (`prefix`). */
+export function registrationSpec(a: {
+  release: ReleaseFacts;
+  toolPrefix: string;
+  routeName: In<string>;
+  routeNamespace: In<string>;
+}) {
+  const targetRef = { group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: a.routeName };
+  // Kuadrant's controller reads the route from the registration's own namespace only.
+  return a.release.registration.prefixField === "toolPrefix"
+    ? { toolPrefix: a.toolPrefix, targetRef: { ...targetRef, namespace: a.routeNamespace } }
+    : { prefix: a.toolPrefix, targetRef };
 }
+
+/** The guide's MCPServer spec (release kagenti). */
+export const mcpServerSpec = (a: { toolPrefix: string; routeName: In<string>; routeNamespace: In<string> }) =>
+  registrationSpec({ ...a, release: { registration: { prefixField: "toolPrefix" } } as ReleaseFacts });
 
 /**
  * Registers an MCP server that runs outside the cluster: HTTPRoute -> ExternalName Service
@@ -79,7 +88,10 @@ export class McpServerRoute extends pulumi.ComponentResource {
   public readonly service: k8s.core.v1.Service;
   public readonly serviceEntry: k8s.apiextensions.CustomResource;
   public readonly mcpServer: k8s.apiextensions.CustomResource;
-  /** `<namespace>/<route>`: what the router sends as x-mcp-servername; the Keycloak client id. */
+  /**
+   * What the router sends as x-mcp-servername, so the Keycloak client id: `<namespace>/<route>`
+   * (kagenti) or `<namespace>/<registration>` (Kuadrant).
+   */
   public readonly serverId: pulumi.Output<string>;
   public readonly routeName: pulumi.Output<string>;
   public readonly routeNamespace: pulumi.Output<string>;
@@ -127,24 +139,29 @@ export class McpServerRoute extends pulumi.ComponentResource {
     );
     this.routeName = this.route.metadata.name;
     this.routeNamespace = this.route.metadata.namespace;
-    this.serverId = pulumi.interpolate`${this.routeNamespace}/${this.routeName}`;
 
+    const { apiVersion, kind, prefixField } = args.release.registration;
     this.mcpServer = new k8s.apiextensions.CustomResource(
       `${name}-mcp-server`,
       {
-        apiVersion: "mcp.kagenti.com/v1alpha1",
-        kind: "MCPServer",
+        apiVersion,
+        kind,
         metadata: { name: args.serverName, namespace: args.namespace },
-        spec: mcpServerSpec({
+        spec: registrationSpec({
+          release: args.release,
           toolPrefix: args.toolPrefix,
           routeName: this.routeName,
           routeNamespace: this.routeNamespace,
         }),
       },
-      // toolPrefix is immutable once set (a CEL rule of the CRD): changing it must replace.
+      // The prefix is immutable once set (a CEL rule of the CRD): changing it must replace.
       // The component's dependsOn (the server process) is carried here, where it matters.
-      { parent: this, replaceOnChanges: ["spec.toolPrefix"], dependsOn: opts?.dependsOn },
+      { parent: this, replaceOnChanges: [`spec.${prefixField}`], dependsOn: opts?.dependsOn },
     );
+    this.serverId =
+      args.release.serverIdFrom === "route"
+        ? pulumi.interpolate`${this.routeNamespace}/${this.routeName}`
+        : pulumi.interpolate`${this.mcpServer.metadata.namespace}/${this.mcpServer.metadata.name}`;
     this.registerOutputs({ serverId: this.serverId });
   }
 }

@@ -15,6 +15,18 @@ export interface ToolAuthPolicyArgs {
   tokenExchangeSecret: string;
   /** Where an unauthenticated client finds the protected-resource metadata. */
   resourceMetadataUrl: string;
+  /** Prefix of the tool roles in the realm (`tool:` for Kuadrant's): the tool check adds it. */
+  rolePrefix?: string;
+}
+
+const TOOL_HEADER = "request.headers['x-mcp-toolname']";
+
+/** The tool check for roles named `<rolePrefix><tool>`: the guide's predicate, or the v0.9.0 sample's. */
+export function toolAccessPredicate(rolePrefix = ""): string {
+  if (!rolePrefix) return authRules.toolAccess;
+  if (!authRules.toolAccess.startsWith(`${TOOL_HEADER} in `))
+    throw new Error(`tool-access.cel must start with "${TOOL_HEADER} in " to take a role prefix`);
+  return `(${JSON.stringify(rolePrefix).replace(/"/g, "'")} + ${TOOL_HEADER})${authRules.toolAccess.slice(TOOL_HEADER.length)}`;
 }
 
 const RULES_DIR = path.join(__dirname, "authPolicy");
@@ -63,7 +75,10 @@ export function authPolicyRules(a: Omit<ToolAuthPolicyArgs, "policyName" | "rout
         patternMatching: { patterns: [{ predicate: authRules.scopedAudience }] },
         priority: 1,
       },
-      "tool-access-check": { patternMatching: { patterns: [{ predicate: authRules.toolAccess }] }, priority: 1 },
+      "tool-access-check": {
+        patternMatching: { patterns: [{ predicate: toolAccessPredicate(a.rolePrefix) }] },
+        priority: 1,
+      },
     },
     response: {
       success: {

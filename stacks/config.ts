@@ -7,6 +7,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { isIP } from "node:net";
+import { GATEWAY_RELEASES, RELEASE_FACTS, type GatewayRelease } from "../components/gatewayRelease";
 import { GUIDE_TOOLS, GUIDE_TOOLSETS, KNOWN_TOOLS, KNOWN_TOOLSETS, toolsetsServing } from "../components/tools";
 
 export const PROJECT = "mcp-gateway-stack";
@@ -61,6 +62,8 @@ export interface McpServerConfig {
 }
 
 export interface GatewayConfig {
+  /** Which MCP Gateway the stack registers with (components/gatewayRelease.ts). */
+  release: GatewayRelease;
   name: string;
   namespace: string;
   listenerName: string;
@@ -105,12 +108,11 @@ export const DEFAULTS = {
   useCase: "no-auth" as UseCase,
   cluster: {
     mode: "kind" as ClusterMode,
-    repoUrl: "https://github.com/kagenti/mcp-gateway.git",
-    // The commit the guide was written at: local-env-setup installs cert-manager, Kuadrant and
+    // repoUrl and ref follow gateway.release (components/gatewayRelease.ts). For kagenti the ref is
+    // the commit the guide was written at: local-env-setup installs cert-manager, Kuadrant and
     // Keycloak, and its realm has no kubernetes-mcp client, roles or group yet, so the stack
     // creates them as the guide does. From e0d3f99 on (the guide's merge fd2e9da included) the
     // realm import has them: set keycloak.existingObjects to 'reference' with such a ref.
-    ref: "397bf8d68a67e53914c5712b53bac49d15c49344",
     dir: ".mcp-gateway",
     name: "mcp-gateway",
   },
@@ -131,6 +133,7 @@ export const DEFAULTS = {
     path: "/mcp",
   },
   gateway: {
+    release: "kagenti" as GatewayRelease,
     name: "mcp-gateway",
     namespace: "gateway-system",
     listenerName: "kubernetes-mcp",
@@ -143,7 +146,6 @@ export const DEFAULTS = {
     realm: "mcp",
     adminUser: "admin",
     tlsInsecureSkipVerify: false,
-    existingObjects: "create" as KeycloakObjectMode,
     group: "engineering",
     username: "mcp",
   },
@@ -325,6 +327,19 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
     problems.push(`${PROJECT}:useCase = ${show(useCaseRaw)}: expected one of ${USE_CASES.join(", ")}`);
   }
 
+  const g = new Reader(problems, "gateway", objectAt(problems, values, "gateway"), Object.keys(DEFAULTS.gateway));
+  const gd = DEFAULTS.gateway;
+  const gateway: GatewayConfig = {
+    release: g.oneOf("release", gd.release, GATEWAY_RELEASES),
+    name: g.string("name", gd.name, dnsName),
+    namespace: g.string("namespace", gd.namespace, dnsLabel),
+    listenerName: g.string("listenerName", gd.listenerName, dnsName),
+    listenerPort: g.port("listenerPort", gd.listenerPort),
+    publicHost: g.string("publicHost", gd.publicHost, dnsName),
+    publicPort: g.port("publicPort", gd.publicPort),
+  };
+  const release = RELEASE_FACTS[gateway.release];
+
   const c = new Reader(problems, "cluster", objectAt(problems, values, "cluster"), [
     "mode",
     "repoUrl",
@@ -337,8 +352,8 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
   ]);
   const mode = c.oneOf("mode", DEFAULTS.cluster.mode, CLUSTER_MODES);
   const kind: KindClusterConfig = {
-    repoUrl: c.string("repoUrl", DEFAULTS.cluster.repoUrl, gitUrl),
-    ref: c.string("ref", DEFAULTS.cluster.ref, gitRef),
+    repoUrl: c.string("repoUrl", release.repoUrl, gitUrl),
+    ref: c.string("ref", release.ref, gitRef),
     dir: c.string("dir", DEFAULTS.cluster.dir),
     name: c.string("name", DEFAULTS.cluster.name, dnsLabel),
   };
@@ -378,6 +393,13 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
     serverName: m.string("serverName", d.serverName, dnsName),
     path: m.string("path", d.path, urlPath),
   };
+  if (release.prefixPattern && !release.prefixPattern.test(mcpServer.toolPrefix)) {
+    m.fail(
+      "toolPrefix",
+      mcpServer.toolPrefix,
+      `a prefix matching ${release.prefixPattern.source} (gateway.release ${gateway.release}'s MCPServerRegistration)`,
+    );
+  }
   // A role for a tool the server does not serve with these toolsets would grant nothing.
   const toolsetsKnown = mcpServer.toolsets.every((ts) => KNOWN_TOOLSETS.includes(ts));
   const unserved = mcpServer.tools.filter(
@@ -392,17 +414,6 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
     );
   }
 
-  const g = new Reader(problems, "gateway", objectAt(problems, values, "gateway"), Object.keys(DEFAULTS.gateway));
-  const gd = DEFAULTS.gateway;
-  const gateway: GatewayConfig = {
-    name: g.string("name", gd.name, dnsName),
-    namespace: g.string("namespace", gd.namespace, dnsLabel),
-    listenerName: g.string("listenerName", gd.listenerName, dnsName),
-    listenerPort: g.port("listenerPort", gd.listenerPort),
-    publicHost: g.string("publicHost", gd.publicHost, dnsName),
-    publicPort: g.port("publicPort", gd.publicPort),
-  };
-
   const keycloakRaw = objectAt(problems, values, "keycloak");
   const oidcRaw = objectAt(problems, values, "oidc");
   let keycloak: KeycloakConfig | undefined;
@@ -410,6 +421,7 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
   if (useCase === "oidc") {
     const k = new Reader(problems, "keycloak", keycloakRaw, [
       ...Object.keys(DEFAULTS.keycloak),
+      "existingObjects",
       "adminPassword",
       "rootCaCertificate",
     ]);
@@ -429,7 +441,12 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
       adminPassword: pulumi.secret(password ?? ""),
       tlsInsecureSkipVerify: k.boolean("tlsInsecureSkipVerify", kd.tlsInsecureSkipVerify),
       rootCaCertificate: k.optionalString("rootCaCertificate", pem),
-      existingObjects: k.oneOf("existingObjects", kd.existingObjects, KEYCLOAK_OBJECT_MODES),
+      // A realm import that holds the client, roles and group is adopted, not created (409 otherwise).
+      existingObjects: k.oneOf(
+        "existingObjects",
+        release.realmHoldsToolAccess ? "reference" : "create",
+        KEYCLOAK_OBJECT_MODES,
+      ),
       group: k.string("group", kd.group),
       username: k.string("username", kd.username),
     };

@@ -8,6 +8,7 @@ import {
   LocalMcpServer,
   resolveMcpServerBinary,
 } from "../components/localMcpServer";
+import { RELEASE_FACTS } from "../components/gatewayRelease";
 import { McpServerRoute } from "../components/mcpServerRoute";
 import type { StackConfig } from "./config";
 
@@ -77,6 +78,7 @@ export function buildNoAuth(cfg: StackConfig, projectDir: string = process.cwd()
       port: m.port,
       path: m.path,
       toolPrefix: m.toolPrefix,
+      release: RELEASE_FACTS[cfg.gateway.release],
     },
     // The broker checks the server when it registers it: let the process answer first.
     { ...onCluster, dependsOn: server ? [server] : [] },

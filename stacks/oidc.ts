@@ -1,5 +1,6 @@
 import * as command from "@pulumi/command";
 import * as keycloak from "@pulumi/keycloak";
+import { RELEASE_FACTS } from "../components/gatewayRelease";
 import { KeycloakToolAccess } from "../components/keycloakToolAccess";
 import { OidcClusterAccess } from "../components/oidcClusterAccess";
 import { ToolAuthPolicy } from "../components/toolAuthPolicy";
@@ -18,7 +19,7 @@ export interface OidcStack extends NoAuthStack {
 // The make target runs kubectl: give it the stack's cluster, from a private temp file when the
 // kubeconfig is contents rather than a path. `make tools` first: on an existing cluster nothing
 // has installed the checkout's bin/kustomize and bin/yq yet (it skips tools already there).
-export const tokenExchangeSetupScript = `set -eu
+export const tokenExchangeSetupScript = (makeTarget: string) => `set -eu
 if [ -f "$STACK_KUBECONFIG" ]; then
   export KUBECONFIG="$STACK_KUBECONFIG"
 else
@@ -26,7 +27,7 @@ else
   trap 'rm -f "$KUBECONFIG"' EXIT
   printf '%s\\n' "$STACK_KUBECONFIG" > "$KUBECONFIG"
 fi
-make tools oauth-token-exchange-example-setup >&2
+make tools ${makeTarget} >&2
 `;
 
 export function buildOidc(cfg: StackConfig, projectDir?: string): OidcStack {
@@ -35,6 +36,7 @@ export function buildOidc(cfg: StackConfig, projectDir?: string): OidcStack {
   if (!kc || !oidc) throw new Error("buildOidc: the config has no keycloak/oidc section (useCase is not 'oidc')");
   const base = buildNoAuth(cfg, projectDir);
   const { checkout, cluster, registration } = base;
+  const release = RELEASE_FACTS[cfg.gateway.release];
   if (!checkout) throw new Error("buildOidc: the token-exchange example needs the MCP Gateway checkout");
 
   // Sets OAuth env on the broker and creates the `token-exchange` Secret the AuthPolicy reads.
@@ -42,7 +44,7 @@ export function buildOidc(cfg: StackConfig, projectDir?: string): OidcStack {
     "oauth-token-exchange-setup",
     {
       dir: checkout.dir,
-      create: tokenExchangeSetupScript,
+      create: tokenExchangeSetupScript(release.tokenExchangeTarget),
       environment: { STACK_KUBECONFIG: cluster.kubeconfig },
       logging: "stderr",
     },
@@ -67,6 +69,7 @@ export function buildOidc(cfg: StackConfig, projectDir?: string): OidcStack {
       realm: kc.realm,
       clientId: registration.serverId,
       tools: cfg.mcpServer.tools,
+      rolePrefix: release.rolePrefix,
       group: kc.group,
       username: kc.username,
       existingObjects: kc.existingObjects,
@@ -84,6 +87,7 @@ export function buildOidc(cfg: StackConfig, projectDir?: string): OidcStack {
       namespace: registration.routeNamespace,
       issuerUrl: issuerUrl(kc),
       tokenExchangeSecret: oidc.tokenExchangeSecret,
+      rolePrefix: release.rolePrefix,
       resourceMetadataUrl: `http://${cfg.gateway.publicHost}:${cfg.gateway.publicPort}/.well-known/oauth-protected-resource${cfg.mcpServer.path}`,
     },
     // The policy reads the `token-exchange` Secret that the setup step creates.

@@ -214,9 +214,11 @@ describe("what the validator has no schema for", () => {
     expect(errors[0]).toMatch(/^no schema for mcp\.kagenti\.com\/v1\/MCPServer: .* serves v1alpha1$/);
   });
 
-  it("the later upstream MCPServerRegistration has no schema here", () => {
+  it("Kuadrant's MCPServerRegistration (v0.9.0) is checked against its own CRD: the kagenti field name is not in it", () => {
     const registration = { ...mcpServer, apiVersion: "mcp.kuadrant.io/v1", kind: "MCPServerRegistration" };
-    expect(validateManifest(registration)).toEqual(["no schema for mcp.kuadrant.io/v1/MCPServerRegistration"]);
+    expect(validateManifest(registration).join()).toMatch(/toolPrefix/);
+    const { toolPrefix, targetRef } = mcpServer.spec as { toolPrefix: string; targetRef: object };
+    expect(validateManifest({ ...registration, spec: { prefix: toolPrefix, targetRef } })).toEqual([]);
   });
 
   it("something that is not an object is rejected", () => {
@@ -228,6 +230,7 @@ describe("what the validator has no schema for", () => {
     expect(pinnedCrds().map((p) => `${p.group}/${p.kind}`)).toEqual([
       "mcp.kagenti.com/MCPServer",
       "kuadrant.io/AuthPolicy",
+      "mcp.kuadrant.io/MCPServerRegistration",
     ]);
   });
 });

@@ -11,7 +11,13 @@ const manifestOf = (inputs: Record<string, any>) => {
 };
 
 describe("every Kubernetes object the stack declares is valid against its real schema", async () => {
-  const runs = { "no-auth": await runStack({}), oidc: await runStack(oidcValues()) };
+  const kuadrant = { gateway: { release: "kuadrant-v0.9.0" } };
+  const runs = {
+    "no-auth": await runStack({}),
+    oidc: await runStack(oidcValues()),
+    "kuadrant-v0.9.0 no-auth": await runStack(kuadrant),
+    "kuadrant-v0.9.0 oidc": await runStack(oidcValues(kuadrant)),
+  };
   for (const [useCase, run] of Object.entries(runs)) {
     const objects = run.resources.filter((r) => r.type.startsWith("kubernetes:") && !r.type.endsWith("Patch"));
     for (const r of objects) {
@@ -33,5 +39,12 @@ describe("every Kubernetes object the stack declares is valid against its real s
       spec: { ...entry.spec, ports: [{ ...entry.spec.ports[0], number: "9999x" }] },
     });
     expect(validateManifest(broken).join()).toContain("spec.ports[0].number");
+  });
+
+  it("catches a registration of release kuadrant-v0.9.0 with the kagenti field name (toolPrefix)", () => {
+    const registration = runs["kuadrant-v0.9.0 no-auth"].byName("kubernetes-mcp-mcp-server").inputs;
+    const { prefix, ...rest } = registration.spec;
+    const broken = manifestOf({ ...registration, spec: { ...rest, toolPrefix: prefix } });
+    expect(validateManifest(broken).join()).toMatch(/toolPrefix/);
   });
 });

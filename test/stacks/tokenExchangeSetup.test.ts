@@ -14,7 +14,7 @@ fs.writeFileSync(
   { mode: 0o755 },
 );
 const run = (kubeconfig: string) =>
-  spawnSync("bash", ["-c", tokenExchangeSetupScript], {
+  spawnSync("bash", ["-c", tokenExchangeSetupScript("oauth-token-exchange-example-setup")], {
     env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, STACK_KUBECONFIG: kubeconfig },
     encoding: "utf8",
   });
