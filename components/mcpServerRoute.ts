@@ -154,9 +154,15 @@ export class McpServerRoute extends pulumi.ComponentResource {
           routeNamespace: this.routeNamespace,
         }),
       },
-      // The prefix is immutable once set (a CEL rule of the CRD): changing it must replace.
+      // The prefix is immutable once set (a CEL rule of the CRD): changing it must replace, and
+      // the old object must go first, since the new one has the same name.
       // The component's dependsOn (the server process) is carried here, where it matters.
-      { parent: this, replaceOnChanges: [`spec.${prefixField}`], dependsOn: opts?.dependsOn },
+      {
+        parent: this,
+        replaceOnChanges: [`spec.${prefixField}`],
+        deleteBeforeReplace: true,
+        dependsOn: opts?.dependsOn,
+      },
     );
     this.serverId =
       args.release.serverIdFrom === "route"

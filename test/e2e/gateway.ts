@@ -100,13 +100,55 @@ async function waitFor(what: string, check: () => Promise<boolean>, seconds: num
   throw new Error(`${what}: not within ${seconds} s\n${logs()}`);
 }
 
-/** The gateway program of `tag`, built (cached) from the gateway repository. */
-export function gatewayBinary(tag: GatewayTag): string {
+/** The gateway's programs at `tag`, built (cached) from the gateway repository. */
+export function gatewayBinaries(tag: GatewayTag): { brokerRouter: string; controller: string } {
   const out = execFileSync("bash", [path.join(REPO_ROOT, "testbed/gateway/build.sh"), tag], {
     encoding: "utf8",
     stdio: ["ignore", "pipe", "inherit"],
   });
-  return out.match(/^export MCP_BROKER_ROUTER=(.*)$/m)![1];
+  const value = (name: string) => out.match(new RegExp(`^export ${name}=(.*)$`, "m"))![1];
+  return { brokerRouter: value("MCP_BROKER_ROUTER"), controller: value("MCP_CONTROLLER") };
+}
+
+const readLogs = (dir: string) => () =>
+  ["broker.log", "controller.log"]
+    .map(
+      (f) =>
+        `--- ${f}\n${fs.existsSync(path.join(dir, f)) ? fs.readFileSync(path.join(dir, f), "utf8").slice(-4000) : ""}`,
+    )
+    .join("\n");
+
+/** Starts the broker on loopback with a config file; resolves when its /status answers. */
+async function startBroker(bin: string, dir: string, config: string, publicHost: string, extraArgs: string[] = []) {
+  const [port, routerPort] = [freePort(), freePort()];
+  const broker = startDetached(
+    bin,
+    [
+      "--mcp-broker-public-address",
+      `127.0.0.1:${port}`,
+      "--mcp-router-address",
+      `127.0.0.1:${routerPort}`,
+      "--mcp-gateway-config",
+      config,
+      // The host the gateway serves MCP on (the stack's gateway.publicHost); the broker requires it.
+      "--mcp-gateway-public-host",
+      publicHost,
+      ...extraArgs,
+    ],
+    path.join(dir, "broker.log"),
+    // Both releases read it (v0.9.0 as GATEWAY_SIGNING_KEY too); v0.9.0 wants at least 32 bytes.
+    { JWT_SESSION_SIGNING_KEY: randomBytes(32).toString("hex") },
+  );
+  await waitFor(
+    "the broker's /status",
+    async () => {
+      if (broker.exitCode !== null) throw new Error(`the broker exited (${broker.exitCode})\n${readLogs(dir)()}`);
+      return (await fetch(`http://127.0.0.1:${port}/status`)).ok;
+    },
+    30,
+    readLogs(dir),
+  );
+  return { broker, port };
 }
 
 /**
@@ -115,18 +157,11 @@ export function gatewayBinary(tag: GatewayTag): string {
  * finds no broker endpoint.
  */
 export async function startGateway(apiServer: ApiServer, tag: GatewayTag, publicHost: string): Promise<Gateway> {
-  const bin = gatewayBinary(tag);
+  const bin = gatewayBinaries(tag);
   const dir = scratchTmp("mcp-gateway-run-");
   const config = path.join(dir, "config.yaml");
   fs.writeFileSync(config, "servers: []\n");
-  const [brokerPort, routerPort] = [freePort(), freePort()];
-  const logs = () =>
-    ["broker.log", "controller.log"]
-      .map(
-        (f) =>
-          `--- ${f}\n${fs.existsSync(path.join(dir, f)) ? fs.readFileSync(path.join(dir, f), "utf8").slice(-4000) : ""}`,
-      )
-      .join("\n");
+  const logs = readLogs(dir);
 
   const kube = apiServer.kube;
   await kube.request("POST", "/api/v1/namespaces", {
@@ -144,32 +179,10 @@ export async function startGateway(apiServer: ApiServer, tag: GatewayTag, public
   });
   if (slice.status !== 201) throw new Error(`EndpointSlice for the broker: HTTP ${slice.status} ${slice.text}`);
 
-  const broker = startDetached(
-    bin,
-    [
-      "--mcp-broker-public-address",
-      `127.0.0.1:${brokerPort}`,
-      "--mcp-router-address",
-      `127.0.0.1:${routerPort}`,
-      "--mcp-gateway-config",
-      config,
-      // The host the gateway serves MCP on (the stack's gateway.publicHost); the broker requires it.
-      "--mcp-gateway-public-host",
-      publicHost,
-    ],
-    path.join(dir, "broker.log"),
-    { JWT_SESSION_SIGNING_KEY: randomBytes(32).toString("hex") },
-  );
-  const brokerUrl = `http://127.0.0.1:${brokerPort}/mcp`;
-  await waitFor(
-    "the broker's /status",
-    async () => (await fetch(`http://127.0.0.1:${brokerPort}/status`)).ok,
-    30,
-    logs,
-  );
-  const proxy = await brokerProxy(brokerPort);
+  const { broker, port } = await startBroker(bin.brokerRouter, dir, config, publicHost);
+  const proxy = await brokerProxy(port);
   const startController = () =>
-    startDetached(bin, ["--controller"], path.join(dir, "controller.log"), {
+    startDetached(bin.controller, ["--controller"], path.join(dir, "controller.log"), {
       KUBECONFIG: apiServer.kubeconfig,
       HTTP_PROXY: proxy.url,
       NO_PROXY: "",
@@ -177,7 +190,7 @@ export async function startGateway(apiServer: ApiServer, tag: GatewayTag, public
   let controller = startController();
 
   return {
-    brokerUrl,
+    brokerUrl: `http://127.0.0.1:${port}/mcp`,
     dir,
     logs,
     async syncConfig() {
@@ -202,6 +215,103 @@ export async function startGateway(apiServer: ApiServer, tag: GatewayTag, public
     async stop() {
       await Promise.all([stopGroup(controller), stopGroup(broker)]);
       await proxy.close();
+    },
+  };
+}
+
+/**
+ * Kuadrant's gateway (kuadrant-v0.9.0): its controller (./cmd) and, once the controller has
+ * written the broker configuration (Secret `mcp-gateway-config` in the MCPGatewayExtension's
+ * namespace), the broker with that configuration. What Istio and the gateway's installation leave
+ * in a cluster, the test bed writes: the HTTPRoute's `Accepted` status (Istio's controller) and an
+ * MCPGatewayExtension for listener `mcp`, in the Gateway's own namespace (`make deploy` puts it in
+ * mcp-system, where the controller would also wait for the broker Deployment's pods to be ready).
+ */
+export async function startKuadrantGateway(
+  apiServer: ApiServer,
+  a: { route: { namespace: string; name: string }; gateway: { namespace: string; name: string }; publicHost: string },
+) {
+  const bin = gatewayBinaries("kuadrant-v0.9.0");
+  const dir = scratchTmp("mcp-gateway-run-");
+  const logs = readLogs(dir);
+  const kube = apiServer.kube;
+  const routePath = `/apis/gateway.networking.k8s.io/v1/namespaces/${a.route.namespace}/httproutes/${a.route.name}`;
+  const parentRef = { group: "gateway.networking.k8s.io", kind: "Gateway", ...a.gateway };
+  const accepted = await kube.request(
+    "PATCH",
+    `${routePath}/status`,
+    {
+      status: {
+        parents: [
+          {
+            parentRef,
+            controllerName: "istio.io/gateway-controller",
+            conditions: [
+              {
+                type: "Accepted",
+                status: "True",
+                reason: "Accepted",
+                message: "test bed: as Istio's gateway controller",
+                lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+                observedGeneration: 1,
+              },
+            ],
+          },
+        ],
+      },
+    },
+    "application/merge-patch+json",
+  );
+  if (accepted.status !== 200) throw new Error(`HTTPRoute status: HTTP ${accepted.status} ${accepted.text}`);
+  const extension = await kube.request(
+    "POST",
+    `/apis/mcp.kuadrant.io/v1/namespaces/${a.gateway.namespace}/mcpgatewayextensions`,
+    {
+      apiVersion: "mcp.kuadrant.io/v1",
+      kind: "MCPGatewayExtension",
+      metadata: { name: "mcp-gateway-extension", namespace: a.gateway.namespace },
+      spec: { targetRef: { ...parentRef, sectionName: "mcp" } },
+    },
+  );
+  if (extension.status !== 201) throw new Error(`MCPGatewayExtension: HTTP ${extension.status} ${extension.text}`);
+
+  const controller = startDetached(bin.controller, [], path.join(dir, "controller.log"), {
+    KUBECONFIG: apiServer.kubeconfig,
+  });
+  const configPath = `/api/v1/namespaces/${a.gateway.namespace}/secrets/mcp-gateway-config`;
+  let broker: ChildProcess | undefined;
+  let brokerPort = 0;
+  return {
+    dir,
+    logs,
+    /** The broker configuration the controller wrote (YAML), once it names a server. */
+    async config(): Promise<string> {
+      let yaml = "";
+      await waitFor(
+        "the controller's broker configuration",
+        async () => {
+          const res = await kube.get(configPath);
+          yaml = Buffer.from(res.json.data?.["config.yaml"] ?? "", "base64").toString("utf8");
+          return res.status === 200 && yaml.includes("url:");
+        },
+        60,
+        logs,
+      );
+      return yaml;
+    },
+    /** Starts the broker with the controller's configuration; its MCP endpoint. */
+    async startBroker(): Promise<string> {
+      const file = path.join(dir, "config.yaml");
+      fs.writeFileSync(file, await this.config());
+      const started = await startBroker(bin.brokerRouter, dir, file, a.publicHost, [
+        "--metrics-addr",
+        `127.0.0.1:${freePort()}`,
+      ]);
+      [broker, brokerPort] = [started.broker, started.port];
+      return `http://127.0.0.1:${brokerPort}/mcp`;
+    },
+    async stop() {
+      await Promise.all([stopGroup(controller), ...(broker ? [stopGroup(broker)] : [])]);
     },
   };
 }

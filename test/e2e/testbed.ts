@@ -11,7 +11,7 @@ import type { ConfigMap, Stack } from "@pulumi/pulumi/automation";
 import { REPO_ROOT, scratchTmp } from "./engine";
 
 /** The tags of testbed/gateway/checkout.sh's repository (the bundle's, or upstream's commits). */
-export type GatewayTag = "guide-397bf8d" | "guide-fd2e9da";
+export type GatewayTag = "guide-397bf8d" | "guide-fd2e9da" | "kuadrant-v0.9.0";
 
 const run = (script: string, args: string[] = [], env: Record<string, string> = {}) =>
   execFileSync("bash", [path.join(REPO_ROOT, script), ...args], {
@@ -169,7 +169,11 @@ export interface ApiServer {
  * gateway's setup leaves (CRDs, namespaces, the Gateway with two listeners of its own). With
  * `oidc`: the OIDC flags of the Kind config at `oidc.tag`, issuer and CA of the given Keycloak.
  */
-export function startApiServer(oidc?: { keycloak: Keycloak; tag: GatewayTag }): ApiServer {
+export function startApiServer(
+  oidc?: { keycloak: Keycloak; tag: GatewayTag },
+  /** The gateway tag whose config/crd/*.yaml to install (testbed/apiserver/crds.mjs; default guide-fd2e9da). */
+  gatewayCrds?: GatewayTag,
+): ApiServer {
   const env: Record<string, string> = oidc
     ? {
         MCP_APISERVER_OIDC_ISSUER: oidc.keycloak.issuer,
@@ -179,7 +183,10 @@ export function startApiServer(oidc?: { keycloak: Keycloak; tag: GatewayTag }): 
     : {};
   const v = exportsOf(run("testbed/apiserver/start.sh", [], env));
   try {
-    run("testbed/apiserver/crds.sh", [v.APISERVER_DIR]);
+    // Kuadrant's controller writes HTTPRoute rule names: Gateway API v1.6.1, as its go.mod.
+    const crdEnv: Record<string, string> = gatewayCrds ? { MCP_GATEWAY_CRD_REF: gatewayCrds } : {};
+    if (gatewayCrds === "kuadrant-v0.9.0") crdEnv.MCP_GATEWAY_API_VERSION = "v1.6.1";
+    run("testbed/apiserver/crds.sh", [v.APISERVER_DIR], crdEnv);
   } catch (err) {
     run("testbed/apiserver/stop.sh", [v.APISERVER_DIR]);
     throw err;

@@ -33,7 +33,7 @@ describe("gateway.release kuadrant-v0.9.0, use case 1", async () => {
       },
     });
     expect(registration.inputs.spec.toolPrefix).toBeUndefined();
-    expect(registration.options.replaceOnChanges).toEqual(["spec.prefix"]);
+    expect(registration.options).toMatchObject({ replaceOnChanges: ["spec.prefix"], deleteBeforeReplace: true });
   });
 
   it("uses one DNS name for the listener, the route, the ExternalName Service and the ServiceEntry", () => {

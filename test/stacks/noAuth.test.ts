@@ -212,8 +212,11 @@ describe("resource options the engine acts on", async () => {
     });
   });
 
-  it("replaces the MCPServer when its immutable toolPrefix changes", () => {
-    expect(kind.byName("kubernetes-mcp-mcp-server").options.replaceOnChanges).toEqual(["spec.toolPrefix"]);
+  it("replaces the MCPServer (the old one first: same name) when its immutable toolPrefix changes", () => {
+    expect(kind.byName("kubernetes-mcp-mcp-server").options).toMatchObject({
+      replaceOnChanges: ["spec.toolPrefix"],
+      deleteBeforeReplace: true,
+    });
   });
 
   it("tears a renamed Kind cluster down before it makes the new one", () => {

@@ -122,7 +122,9 @@ const crds = readdirSync(gwDir)
   .filter((f) => f.endsWith(".yaml"))
   .flatMap((f) => docs(join(gwDir, f)));
 const istio = docs(join(moduleDir("istio.io/api", ISTIO_API), "kubernetes/customresourcedefinitions.gen.yaml"));
-crds.push(...istio.filter((c) => c.metadata.name === "serviceentries.networking.istio.io"));
+// ServiceEntry for the stack; EnvoyFilter for the Kuadrant gateway's controller, which owns one.
+const ISTIO_CRDS = ["serviceentries.networking.istio.io", "envoyfilters.networking.istio.io"];
+crds.push(...istio.filter((c) => ISTIO_CRDS.includes(c.metadata.name)));
 crds.push(...gatewayCrds());
 const cached = join(root, ".cache/crds");
 if (existsSync(cached))

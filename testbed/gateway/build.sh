@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Builds the MCP Gateway's own program (cmd/mcp-broker-router: the controller with -controller, else
-# the broker and router) from the repository of checkout.sh at a tag, with the Go module proxy.
+# Builds the MCP Gateway's own programs from the repository of checkout.sh at a tag, with the Go
+# module proxy: cmd/mcp-broker-router (the broker and router; at guide-fd2e9da also the controller,
+# with --controller) and, where the tag has it, the controller of ./cmd (kuadrant-v0.9.0).
 # Cached outside the repo by the tag's commit: a warm run starts no go command.
 #
-#   eval "$(bash testbed/gateway/build.sh guide-fd2e9da)"   # export MCP_BROKER_ROUTER=<path>
+#   eval "$(bash testbed/gateway/build.sh guide-fd2e9da)"
+#   # export MCP_BROKER_ROUTER=<path>; export MCP_CONTROLLER=<path> (the same binary at guide-fd2e9da)
 #
 # Tags: guide-fd2e9da (kagenti, mcp.kagenti.com) and kuadrant-v0.9.0 (mcp.kuadrant.io; go 1.26 in
-# its go.mod). stdout: the export line; everything else goes to stderr.
+# its go.mod). stdout: the export lines; everything else goes to stderr.
 set -euo pipefail
 
 TAG=${1:?usage: build.sh TAG   (guide-fd2e9da or kuadrant-v0.9.0)}
@@ -16,27 +18,37 @@ log() { echo "gateway-build: $*" >&2; }
 
 REPO=$(bash "$ROOT/testbed/gateway/checkout.sh")
 COMMIT=$(git -C "$REPO" rev-parse "$TAG^{commit}")
-BIN=$CACHE/bin-${COMMIT:0:12}/mcp-broker-router
-if [[ -x $BIN ]]; then
-	log "cached ($TAG): $BIN"
+DIR=$CACHE/bin-${COMMIT:0:12}
+if [[ -x $DIR/mcp-broker-router && -f $DIR/done ]]; then
+	log "cached ($TAG): $DIR"
 else
 	command -v go >/dev/null || { log "ERROR: go not found on PATH (the go line of $TAG's go.mod says which)"; exit 1; }
 	export GOFLAGS="${GOFLAGS:-} -trimpath" GOTOOLCHAIN=${GOTOOLCHAIN:-local}
 	src=$CACHE/src-${COMMIT:0:12}
 	logf=$CACHE/logs/build-${COMMIT:0:12}.log
-	mkdir -p "$CACHE/logs" "$(dirname "$BIN")"
-	rm -rf "$src" && mkdir -p "$src"
+	mkdir -p "$CACHE/logs" "$DIR"
+	rm -rf "$src" "$DIR"/* && mkdir -p "$src"
 	git -C "$REPO" archive "$COMMIT" | tar -x -C "$src"
-	log "building cmd/mcp-broker-router at $TAG (go $(sed -n 's/^go //p' "$src/go.mod"); log: $logf; cold: a few minutes on 2 cores)"
+	# ./cmd is a main package (the controller) only in the Kuadrant tree.
+	pkgs=(./cmd/mcp-broker-router)
+	[[ -f $src/cmd/main.go ]] && pkgs+=(./cmd)
+	log "building ${pkgs[*]} at $TAG (go $(sed -n 's/^go //p' "$src/go.mod"); log: $logf; cold: a few minutes on 2 cores)"
 	t=$(date +%s)
-	if ! (cd "$src" && go build -ldflags "-s -w" -o "$BIN.tmp.$$" ./cmd/mcp-broker-router) >"$logf" 2>&1; then
-		rm -f "$BIN.tmp.$$"
-		tail -n 25 "$logf" >&2
-		log "ERROR: go build failed at $TAG (full log: $logf); a 'requires go >=' line means a newer Go"
-		exit 1
-	fi
-	mv "$BIN.tmp.$$" "$BIN"
+	for pkg in "${pkgs[@]}"; do
+		out=$DIR/$([[ $pkg == ./cmd ]] && echo mcp-controller || echo mcp-broker-router)
+		if ! (cd "$src" && go build -ldflags "-s -w" -o "$out" "$pkg") >>"$logf" 2>&1; then
+			tail -n 25 "$logf" >&2
+			log "ERROR: go build $pkg failed at $TAG (full log: $logf); a 'requires go >=' line means a newer Go"
+			exit 1
+		fi
+	done
+	touch "$DIR/done"
 	rm -rf "$src"
-	log "built in $(($(date +%s) - t))s: $BIN"
+	log "built in $(($(date +%s) - t))s: $DIR"
 fi
-echo "export MCP_BROKER_ROUTER=$BIN"
+echo "export MCP_BROKER_ROUTER=$DIR/mcp-broker-router"
+if [[ -x $DIR/mcp-controller ]]; then
+	echo "export MCP_CONTROLLER=$DIR/mcp-controller"
+else
+	echo "export MCP_CONTROLLER=$DIR/mcp-broker-router"
+fi
