@@ -100,14 +100,20 @@ export function noPlaintextSecrets(r: SeenResource): string[] {
 }
 
 export const MCP_SERVER_TYPE = "kubernetes:mcp.kagenti.com/v1alpha1:MCPServer";
+export const MCP_REGISTRATION_TYPE = "kubernetes:mcp.kuadrant.io/v1:MCPServerRegistration";
 export const HTTP_ROUTE_TYPE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute";
 export const SERVICE_TYPE = "kubernetes:core/v1:Service";
 
 const objectName = (r: SeenResource) =>
   `${r.props.metadata?.namespace ?? "default"}/${r.props.metadata?.name ?? r.name}`;
 
+function routeNamespaceOf(server: SeenResource, ref: { namespace?: string }): string {
+  const own = server.props.metadata?.namespace ?? "default";
+  return server.type === MCP_REGISTRATION_TYPE ? own : (ref.namespace ?? own);
+}
+
 /**
- * Every MCPServer is one the gateway's controller can turn into a broker entry: its targetRef names
+ * Every MCPServer (or MCPServerRegistration) is one the gateway's controller can turn into a broker entry: its targetRef names
  * an HTTPRoute the stack declares, that route has a hostname, and its backend is an ExternalName
  * Service the stack declares (the server runs outside the cluster). Each message quotes what the
  * controller (kagenti/mcp-gateway pkg/controller, guide-fd2e9da) would report, or do, instead.
@@ -115,14 +121,16 @@ const objectName = (r: SeenResource) =>
 export function registrationIsRoutable(resources: SeenResource[]): string[] {
   const find = (type: string, key: string) => resources.find((r) => r.type === type && objectName(r) === key);
   return resources
-    .filter((r) => r.type === MCP_SERVER_TYPE)
+    .filter((r) => r.type === MCP_SERVER_TYPE || r.type === MCP_REGISTRATION_TYPE)
     .flatMap((server) => {
       const ref = server.props.spec?.targetRef ?? {};
-      const routeKey = `${ref.namespace ?? server.props.metadata?.namespace ?? "default"}/${ref.name}`;
+      // Kuadrant's controller reads the route from the registration's own namespace only.
+      const routeNamespace = routeNamespaceOf(server, ref);
+      const routeKey = `${routeNamespace}/${ref.name}`;
       const route = find(HTTP_ROUTE_TYPE, routeKey);
       if (ref.kind !== "HTTPRoute" || !route) {
         return [
-          `MCPServer ${objectName(server)} targets ${ref.kind ?? "nothing"} ${routeKey}, not an HTTPRoute the stack declares: the gateway's controller reports "HTTPRoute ${routeKey} not found"`,
+          `${server.props.kind ?? "MCPServer"} ${objectName(server)} targets ${ref.kind ?? "nothing"} ${routeKey}, not an HTTPRoute the stack declares: the gateway's controller reports ${server.type === MCP_REGISTRATION_TYPE ? `"failed to get targeted httproute"` : `"HTTPRoute ${routeKey} not found"`}`,
         ];
       }
       const problems: string[] = [];

@@ -30,9 +30,20 @@ describe("the policy pack's rules on the stack as declared", async () => {
   const noAuth = await runStack({});
   const oidc = await runStack(oidcValues());
 
-  it("pass both use cases with the guide's config", () => {
+  it("pass both use cases with the guide's config, for both gateway releases", async () => {
     expect(allProblems(noAuth, false)).toEqual([]);
     expect(allProblems(oidc, true)).toEqual([]);
+    const kuadrant = await runStack(oidcValues({ gateway: { release: "kuadrant-v0.9.0" } }));
+    expect(seen(kuadrant).filter((r) => r.type.endsWith(":MCPServerRegistration"))).toHaveLength(1);
+    expect(allProblems(kuadrant, true)).toEqual([]);
+  });
+
+  it("refuse an MCPServerRegistration whose route the stack does not declare", async () => {
+    const kuadrant = seen(await runStack({ gateway: { release: "kuadrant-v0.9.0" } }));
+    const withoutRoute = kuadrant.filter((r) => !r.type.endsWith(":HTTPRoute"));
+    expect(registrationIsRoutable(withoutRoute)).toEqual([
+      'MCPServerRegistration mcp-test/kubernetes-mcp-server targets HTTPRoute mcp-test/kubernetes-mcp, not an HTTPRoute the stack declares: the gateway\'s controller reports "failed to get targeted httproute"',
+    ]);
   });
 
   it("refuse an oidc stack without an AuthPolicy and a no-auth stack with one", () => {
