@@ -120,33 +120,40 @@ function routeNamespaceOf(server: SeenResource, ref: { namespace?: string }): st
  */
 export function registrationIsRoutable(resources: SeenResource[]): string[] {
   const find = (type: string, key: string) => resources.find((r) => r.type === type && objectName(r) === key);
-  return resources
-    .filter((r) => r.type === MCP_SERVER_TYPE || r.type === MCP_REGISTRATION_TYPE)
-    .flatMap((server) => {
-      const ref = server.props.spec?.targetRef ?? {};
-      // Kuadrant's controller reads the route from the registration's own namespace only.
-      const routeNamespace = routeNamespaceOf(server, ref);
-      const routeKey = `${routeNamespace}/${ref.name}`;
-      const route = find(HTTP_ROUTE_TYPE, routeKey);
-      if (ref.kind !== "HTTPRoute" || !route) {
-        return [
-          `${server.props.kind ?? "MCPServer"} ${objectName(server)} targets ${ref.kind ?? "nothing"} ${routeKey}, not an HTTPRoute the stack declares: the gateway's controller reports ${server.type === MCP_REGISTRATION_TYPE ? `"failed to get targeted httproute"` : `"HTTPRoute ${routeKey} not found"`}`,
-        ];
-      }
-      const problems: string[] = [];
-      if (!(route.props.spec?.hostnames?.length > 0)) {
-        problems.push(
-          `HTTPRoute ${routeKey} has no hostname: the gateway's controller reports "HTTPRoute ${routeKey} must have at least one hostname for MCP backend routing"`,
-        );
-      }
-      const backend = route.props.spec?.rules?.[0]?.backendRefs?.[0] ?? {};
-      const serviceKey = `${backend.namespace ?? route.props.metadata?.namespace ?? "default"}/${backend.name}`;
-      const service = find(SERVICE_TYPE, serviceKey);
-      if (service?.props.spec?.type !== "ExternalName") {
-        problems.push(
-          `HTTPRoute ${routeKey} sends to ${service ? `Service ${serviceKey} of type ${service.props.spec?.type ?? "ClusterIP"}` : `${serviceKey}, a Service the stack does not declare`}: the gateway's controller would point the broker at ${backend.name}.${serviceKey.split("/")[0]}.svc.cluster.local, not at the server outside the cluster; use an ExternalName Service`,
-        );
-      }
-      return problems;
-    });
+  return (
+    resources
+      .filter((r) => r.type === MCP_SERVER_TYPE || r.type === MCP_REGISTRATION_TYPE)
+      // In a preview, values that come from other resources are unknown (undefined here): judge
+      // only what is known; the CRD's schema already requires a targetRef name.
+      .filter((r) => r.props.spec?.targetRef?.name !== undefined)
+      .flatMap((server) => {
+        const ref = server.props.spec.targetRef;
+        // Kuadrant's controller reads the route from the registration's own namespace only.
+        const routeNamespace = routeNamespaceOf(server, ref);
+        const routeKey = `${routeNamespace}/${ref.name}`;
+        const route = find(HTTP_ROUTE_TYPE, routeKey);
+        if (ref.kind !== "HTTPRoute" || !route) {
+          return [
+            `${server.props.kind ?? "MCPServer"} ${objectName(server)} targets ${ref.kind ?? "nothing"} ${routeKey}, not an HTTPRoute the stack declares: the gateway's controller reports ${server.type === MCP_REGISTRATION_TYPE ? `"failed to get targeted httproute"` : `"HTTPRoute ${routeKey} not found"`}`,
+          ];
+        }
+        const problems: string[] = [];
+        if (route.props.spec === undefined) return [];
+        if (!(route.props.spec.hostnames?.length > 0)) {
+          problems.push(
+            `HTTPRoute ${routeKey} has no hostname: the gateway's controller reports "HTTPRoute ${routeKey} must have at least one hostname for MCP backend routing"`,
+          );
+        }
+        const backend = route.props.spec?.rules?.[0]?.backendRefs?.[0] ?? {};
+        const serviceKey = `${backend.namespace ?? route.props.metadata?.namespace ?? "default"}/${backend.name}`;
+        const service = find(SERVICE_TYPE, serviceKey);
+        if (backend.name === undefined) return problems;
+        if (service?.props.spec?.type !== "ExternalName") {
+          problems.push(
+            `HTTPRoute ${routeKey} sends to ${service ? `Service ${serviceKey} of type ${service.props.spec?.type ?? "ClusterIP"}` : `${serviceKey}, a Service the stack does not declare`}: the gateway's controller would point the broker at ${backend.name}.${serviceKey.split("/")[0]}.svc.cluster.local, not at the server outside the cluster; use an ExternalName Service`,
+          );
+        }
+        return problems;
+      })
+  );
 }
