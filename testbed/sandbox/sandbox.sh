@@ -45,9 +45,10 @@ phase() { # phase N TOTAL TEXT: one progress line with the time since the last
 	printf 'sandbox: [%d/%d] %s (%s s)\n' "$phase_no" "$1" "$2" "$(awk -v a="$now" -v b="$T0" 'BEGIN { printf "%.1f", a - b }')"
 	T0=$now
 }
-quiet() { "$@" >>"$STATE/logs/sandbox.log" 2>&1; }
+# Commands run without the lock's descriptor: what they leave running must not hold the lock.
+quiet() { "$@" >>"$STATE/logs/sandbox.log" 2>&1 9>&-; }
 # KEY=value pairs of this sandbox; `get KEY` prints one.
-get() { [[ -f $STATE/env ]] && sed -n "s/^$1=//p" "$STATE/env" | tail -1; }
+get() { if [[ -f $STATE/env ]]; then sed -n "s/^$1=//p" "$STATE/env" | tail -1; fi; }
 put() { { grep -v "^$1=" "$STATE/env" 2>/dev/null || true; echo "$1=$2"; } >"$STATE/env.tmp" && mv "$STATE/env.tmp" "$STATE/env"; }
 alive() { [[ -n ${1:-} && -f $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 apiserver_alive() { local d; d=$(get APISERVER_DIR); [[ -n $d ]] && alive "$d/kube-apiserver.pid" && alive "$d/etcd.pid"; }
@@ -64,7 +65,7 @@ pulumi_env() {
 	mkdir -p "$STATE/backend" "$STATE/standins" "$XDG_STATE_HOME"
 	[[ -s $STATE/passphrase ]] || (umask 077 && head -c 24 /dev/urandom | base64 >"$STATE/passphrase")
 }
-in_project() { (cd "$STATE/project" && "$@"); }
+in_project() { (cd "$STATE/project" && "$@" 9>&-); }
 stack_exists() {
 	[[ -d $STATE/project ]] || return 1
 	pulumi_env
@@ -79,10 +80,10 @@ stop_all() {
 }
 
 up() {
-	local n=7 kc_args=() tag_dir realm kind_config
+	local n=6 tag_dir realm kind_config
 	use_case=${use_case:-$(get USE_CASE)}
 	use_case=${use_case:-oidc}
-	[[ $use_case == oidc ]] || n=6
+	[[ $use_case == oidc ]] || n=5
 	quiet bash "$ROOT/testbed/toolchain/build.sh" && quiet bash "$ROOT/testbed/apiserver/build.sh"
 	phase "$n" "toolchain and API server binaries ready (log: $STATE/logs/sandbox.log)"
 	tag_dir=$(bash "$ROOT/testbed/gateway/checkout.sh" 2>>"$STATE/logs/sandbox.log")
@@ -96,7 +97,7 @@ up() {
 			quiet bash "$ROOT/testbed/keycloak/fetch.sh"
 			realm=$STATE/realm-import.yaml
 			git -C "$tag_dir" show "$TAG:config/keycloak/realm-import.yaml" >"$realm"
-			while IFS='=' read -r k v; do put "$k" "$v"; done < <(bash "$ROOT/testbed/keycloak/start.sh" "$realm" 2>>"$STATE/logs/sandbox.log" | exports_of)
+			while IFS='=' read -r k v; do put "$k" "$v"; done < <(bash "$ROOT/testbed/keycloak/start.sh" "$realm" 2>>"$STATE/logs/sandbox.log" 9>&- | exports_of)
 			phase "$n" "Keycloak started: $(get KEYCLOAK_URL) (realm mcp of $TAG)"
 		fi
 	fi
@@ -112,7 +113,7 @@ up() {
 			git -C "$tag_dir" show "$TAG:config/kind/cluster.yaml" >"$kind_config"
 			env=(MCP_APISERVER_OIDC_ISSUER="$(get KEYCLOAK_ISSUER)" MCP_APISERVER_OIDC_CA="$(get KEYCLOAK_CA)" MCP_APISERVER_KIND_CONFIG="$kind_config")
 		fi
-		while IFS='=' read -r k v; do put "$k" "$v"; done < <(env "${env[@]}" bash "$ROOT/testbed/apiserver/start.sh" 2>>"$STATE/logs/sandbox.log" | exports_of)
+		while IFS='=' read -r k v; do put "$k" "$v"; done < <(env "${env[@]}" bash "$ROOT/testbed/apiserver/start.sh" 2>>"$STATE/logs/sandbox.log" 9>&- | exports_of)
 		put APISERVER_ISSUER "$(get KEYCLOAK_ISSUER)"
 		quiet bash "$ROOT/testbed/apiserver/crds.sh" "$(get APISERVER_DIR)"
 		phase "$n" "API server started: $(get APISERVER_URL) (the Gateway and CRDs the gateway's setup leaves)"
@@ -152,7 +153,7 @@ up() {
 		quiet in_project pulumi config set --path keycloak.url "$(get KEYCLOAK_URL)"
 		quiet in_project pulumi config set --path keycloak.adminUser "$(get KEYCLOAK_ADMIN_USER)"
 		quiet in_project pulumi config set --path --secret keycloak.adminPassword "$(get KEYCLOAK_ADMIN_PASSWORD)"
-		quiet in_project pulumi config set --path keycloak.rootCaCertificate "$(cat "$(get KEYCLOAK_CA)")"
+		quiet in_project pulumi config set --path keycloak.rootCaCertificate -- "$(cat "$(get KEYCLOAK_CA)")"
 	fi
 	cp "$STATE/project/Pulumi.$STACK.yaml" "$STATE/"
 	phase "$n" "stack '$STACK' configured ($use_case, existing cluster)"
@@ -161,7 +162,7 @@ up() {
 		echo "sandbox: pulumi up failed (log: $STATE/logs/pulumi-up.log); 'npm run sandbox -- down' stops everything" >&2
 		exit 1
 	fi
-	phase "$n" "pulumi up done: $(grep -Eo '[0-9]+ (created|unchanged)' "$STATE/logs/pulumi-up.log" | paste -sd, -)"
+	phase "$n" "pulumi up done: $(grep -Eo '[0-9]+ (created|updated|replaced|deleted|unchanged)' "$STATE/logs/pulumi-up.log" | paste -sd, -)"
 	print_usage
 }
 
@@ -236,7 +237,8 @@ down() {
 	fi
 	stop_all
 	phase 3 "API server and Keycloak stopped"
-	rm -rf "$STATE/project" "$STATE/backend" "$STATE/Pulumi.$STACK.yaml" "$STATE/standins" "$STATE/xdg-state"
+	rm -rf "$STATE/project" "$STATE/backend" "$STATE/Pulumi.$STACK.yaml" "$STATE/standins" "$STATE/xdg-state" \
+		"$STATE/passphrase" "$STATE/realm-import.yaml" "$STATE/kind-cluster.yaml"
 	phase 3 "sandbox state removed (logs kept in $STATE/logs)"
 }
 
