@@ -51,3 +51,11 @@ export const RELEASE_FACTS: Record<GatewayRelease, ReleaseFacts> = {
     prefixPattern: /^[a-z0-9][a-z0-9_]*$/,
   },
 };
+
+/** The server's name for this release from config values (the preflight's client id, before any resource exists). */
+export function serverIdOf(
+  release: ReleaseFacts,
+  m: { namespace: string; routeName: string; serverName: string },
+): string {
+  return `${m.namespace}/${release.serverIdFrom === "route" ? m.routeName : m.serverName}`;
+}

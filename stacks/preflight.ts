@@ -9,6 +9,7 @@ import * as net from "node:net";
 import { execFileSync } from "node:child_process";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
+import { RELEASE_FACTS, serverIdOf } from "../components/gatewayRelease";
 import { ownerMark } from "../components/keycloakToolAccess";
 import { PROJECT, issuerUrl, type KeycloakConfig, type StackConfig } from "./config";
 
@@ -246,7 +247,7 @@ async function keycloakObjectProblems(
   probes: Probes,
   stack: string,
 ): Promise<string[]> {
-  const clientId = `${cfg.mcpServer.namespace}/${cfg.mcpServer.routeName}`;
+  const clientId = serverIdOf(RELEASE_FACTS[cfg.gateway.release], cfg.mcpServer);
   const found = await probes.keycloakClients({ ...kc, adminPassword }, clientId);
   const key = (k: string) => `${PROJECT}:${k}`;
   if ("error" in found) {

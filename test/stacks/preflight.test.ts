@@ -152,6 +152,15 @@ describe("preflight before up", () => {
     ]);
   });
 
+  it("asks Keycloak for the client the gateway release names: the route's (kagenti) or the registration's (Kuadrant)", async () => {
+    const asked: string[] = [];
+    const probe = probes({ keycloakClients: async (_, clientId) => (asked.push(clientId), { descriptions: [] }) });
+    const oidc = { useCase: "oidc", keycloak: { adminPassword: "pw" } };
+    await preflight(existing(oidc), KUBECONFIG, probe, "pw");
+    await preflight(existing({ ...oidc, gateway: { release: "kuadrant-v0.9.0" } }), KUBECONFIG, probe, "pw");
+    expect(asked).toEqual(["mcp-test/kubernetes-mcp", "mcp-test/kubernetes-mcp-server"]);
+  });
+
   it("probes for real: an open loopback port answers, a closed one does not", async () => {
     const server = net.createServer().listen(0, "127.0.0.1");
     await new Promise((r) => server.once("listening", r));

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// `kubectl apply -k DIR` for the make stand-in, without kubectl: the resources a kustomization
-// lists (plain manifests, no patches), each server-side applied to the cluster of $KUBECONFIG
+// `kubectl apply -k DIR` (or `kubectl apply -n NS -f FILE...`: `apply.mjs -n NS FILE...`) for the
+// make stand-in, without kubectl: the resources a kustomization lists (plain manifests, no
+// patches), or the given files, each server-side applied to the cluster of $KUBECONFIG
 // (a token and CA kubeconfig, as testbed/apiserver/start.sh writes) by the field manager
 // "mcp-gateway-makefile"; a namespace that does not exist yet is created first.
 import { readFileSync } from "node:fs";
@@ -11,7 +12,9 @@ import { fileURLToPath } from "node:url";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const YAML = createRequire(join(root, "package.json"))("yaml");
-const dir = process.argv[2];
+const args = process.argv.slice(2);
+const nsFlag = args.indexOf("-n");
+const defaultNamespace = nsFlag >= 0 ? args.splice(nsFlag, 2)[1] : undefined;
 const kubeconfig = YAML.parse(readFileSync(process.env.KUBECONFIG, "utf8"));
 const cluster = kubeconfig.clusters[0].cluster;
 const token = kubeconfig.users[0].user.token;
@@ -45,11 +48,14 @@ async function pathOf(obj) {
   return `${base}${ns}/${res.name}/${obj.metadata.name}`;
 }
 
-const kustomization = YAML.parse(readFileSync(join(dir, "kustomization.yaml"), "utf8"));
-for (const file of kustomization.resources) {
-  for (const doc of YAML.parseAllDocuments(readFileSync(join(dir, file), "utf8"))) {
+const files = args[0].endsWith(".yaml")
+  ? args
+  : YAML.parse(readFileSync(join(args[0], "kustomization.yaml"), "utf8")).resources.map((f) => join(args[0], f));
+for (const file of files) {
+  for (const doc of YAML.parseAllDocuments(readFileSync(file, "utf8"))) {
     const obj = doc.toJSON();
     if (!obj) continue;
+    if (defaultNamespace && !obj.metadata.namespace) obj.metadata.namespace = defaultNamespace;
     const ns = obj.metadata.namespace;
     if (ns && (await call("GET", `/api/v1/namespaces/${ns}`)).status === 404) {
       await call("POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } });
