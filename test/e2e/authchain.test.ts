@@ -13,14 +13,15 @@ import {
   decide,
   type CallerToken,
   type ChainRules,
-  type Evaluators,
   type ScopedToken,
 } from "../support/authChain";
 import { REPO_ROOT, scratchStack, type Scratch } from "./engine";
 import { callTool, listTools } from "./mcp";
 import {
   authorino,
+  authorinoEvaluators,
   freePort,
+  selfSubjectReview,
   standIns,
   startApiServer,
   startKeycloak,
@@ -121,25 +122,14 @@ async function exchangedToken(callerJwt: string, server: string): Promise<string
   return res.json.access_token;
 }
 
-/** Authorino's evaluators, for real: go-oidc against the test Keycloak, OPA, cel-go (cel-js must agree). */
-const real: Evaluators = {
-  verifyJwt: (token) =>
-    authorino({}, null, {}, { issuerUrl: applied.authentication.keycloak.jwt.issuerUrl, token, ca: keycloak.ca })
-      .jwt as { claims: Record<string, unknown> } | { error: string },
-  cel: (exprs, input) => {
-    const go = authorino(exprs, null, input).cel;
-    for (const [name, expr] of Object.entries(exprs)) expect(evaluate(expr, input), name).toEqual(go[name]);
-    return go;
+/** Authorino's evaluators, for real; the JavaScript CEL the unit tests use must agree on every case. */
+const real = authorinoEvaluators({
+  issuerUrl: () => applied.authentication.keycloak.jwt.issuerUrl,
+  ca: () => keycloak.ca,
+  onCel: (exprs, input, values) => {
+    for (const [name, expr] of Object.entries(exprs)) expect(evaluate(expr, input), name).toEqual(values[name]);
   },
-  rego: (rego, input) => authorino({}, rego, input).rego ?? {},
-};
-
-async function selfSubjectReview(token: string) {
-  return apiServer.kube.withToken(token).request("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", {
-    apiVersion: "authentication.k8s.io/v1",
-    kind: "SelfSubjectReview",
-  });
-}
+});
 
 /** The README's by-hand block, run as written with bash against this test bed. */
 async function byHand(extraEnv: Record<string, string> = {}) {
@@ -270,7 +260,7 @@ describe("use case 2 with real tokens: the AuthPolicy the API server holds, eval
 
 describe("use case 2 with real tokens: the MCP server and the API server", () => {
   it("the API server authenticates the exchanged token as <issuer>#mcp", async () => {
-    const review = await selfSubjectReview(scoped["mcp-for-server"]!);
+    const review = await selfSubjectReview(apiServer, scoped["mcp-for-server"]!);
     expect(review.status, review.text).toBe(201);
     expect(review.json.status.userInfo.username).toBe(`${keycloak.issuer}#mcp`);
     expect(review.json.status.userInfo.groups).toContain("engineering");
@@ -314,7 +304,7 @@ describe("use case 2 with real tokens: the MCP server and the API server", () =>
       () => `${scoped["mcp-for-server"]!.split(".").slice(0, 2).join(".")}.c2lnbmF0dXJl`,
     ],
   ])("%s is refused by the API server, not replaced by the server's own credentials", async (_, token) => {
-    expect((await selfSubjectReview(token())).status).toBe(401);
+    expect((await selfSubjectReview(apiServer, token())).status).toBe(401);
     const result = await callTool(mcpUrl(), "namespaces_list", token());
     expect(result.isError).toBe(true);
     expect(result.text).not.toContain("mcp-test");

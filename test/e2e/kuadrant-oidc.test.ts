@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GUIDE_TOOLS } from "../../components/tools";
-import { claimsOf, decide, type ChainRules, type Evaluators } from "../support/authChain";
+import { claimsOf, decide, type ChainRules } from "../support/authChain";
 import { scratchStack, type Scratch } from "./engine";
 import { callTool } from "./mcp";
 import {
-  authorino,
+  authorinoEvaluators,
   freePort,
+  selfSubjectReview,
   standIns,
   startApiServer,
   startKeycloak,
@@ -32,13 +33,8 @@ let rules: ChainRules & { authentication: { keycloak: { jwt: { issuerUrl: string
 let userToken = "";
 let exchanged = "";
 
-const real = (): Evaluators => ({
-  verifyJwt: (token) =>
-    authorino({}, null, {}, { issuerUrl: rules.authentication.keycloak.jwt.issuerUrl, token, ca: keycloak.ca }).jwt as
-      { claims: Record<string, unknown> } | { error: string },
-  cel: (exprs, input) => authorino(exprs, null, input).cel,
-  rego: (rego, input) => authorino({}, rego, input).rego ?? {},
-});
+const real = () =>
+  authorinoEvaluators({ issuerUrl: () => rules.authentication.keycloak.jwt.issuerUrl, ca: () => keycloak.ca });
 
 /** The Basic value of the Secret the make target put in kuadrant-system (the sample's bare base64). */
 async function basic(): Promise<string> {
@@ -94,12 +90,7 @@ describe("gateway.release kuadrant-v0.9.0, use case 2 with real tokens", () => {
   });
 
   it("namespaces_list through the stack's server with the exchanged token: the API server (client id mcp-test/kubernetes-mcp-server) lets <issuer>#mcp in", async () => {
-    const review = await apiServer.kube
-      .withToken(exchanged)
-      .request("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", {
-        apiVersion: "authentication.k8s.io/v1",
-        kind: "SelfSubjectReview",
-      });
+    const review = await selfSubjectReview(apiServer, exchanged);
     expect(review.json.status?.userInfo?.username, review.text).toBe(`${keycloak.issuer}#mcp`);
     const result = await callTool(`http://127.0.0.1:${port}/mcp`, "namespaces_list", exchanged);
     expect(result.isError, result.text).toBe(false);

@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as https from "node:https";
 import * as path from "node:path";
 import type { ConfigMap, Stack } from "@pulumi/pulumi/automation";
+import type { Evaluators } from "../support/authChain";
 import { REPO_ROOT, scratchTmp } from "./engine";
 
 /** The tags of testbed/gateway/checkout.sh's repository (the bundle's, or upstream's commits). */
@@ -274,6 +275,37 @@ export function authorino(
     env: { ...process.env, ...(jwt ? { SSL_CERT_FILE: jwt.ca } : {}) },
   });
   return JSON.parse(out) as AuthzResult;
+}
+
+/**
+ * Authorino's evaluators for the shared decision of test/support/authChain.ts: go-oidc against the
+ * issuer the applied policy names (trusting `ca`), OPA and cel-go. `onCel` sees each CEL result
+ * (the auth-chain test checks cel-js against it there).
+ */
+export function authorinoEvaluators(a: {
+  issuerUrl: () => string;
+  ca: () => string;
+  onCel?: (exprs: Record<string, string>, input: Record<string, unknown>, values: Record<string, unknown>) => void;
+}): Evaluators {
+  return {
+    verifyJwt: (token) =>
+      authorino({}, null, {}, { issuerUrl: a.issuerUrl(), token, ca: a.ca() }).jwt as
+        { claims: Record<string, unknown> } | { error: string },
+    cel: (exprs, input) => {
+      const values = authorino(exprs, null, input).cel;
+      a.onCel?.(exprs, input, values);
+      return values;
+    },
+    rego: (rego, input) => authorino({}, rego, input).rego ?? {},
+  };
+}
+
+/** The API server's SelfSubjectReview for a bearer token: who it takes the caller for. */
+export function selfSubjectReview(apiServer: ApiServer, token: string) {
+  return apiServer.kube.withToken(token).request("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", {
+    apiVersion: "authentication.k8s.io/v1",
+    kind: "SelfSubjectReview",
+  });
 }
 
 /** True when something accepts TCP connections on 127.0.0.1:port. */
