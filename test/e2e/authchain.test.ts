@@ -280,6 +280,7 @@ describe("use case 2 with real tokens: the MCP server and the API server", () =>
     // The group lost REMOVED_TOOL's role above.
     expect(run.stdout).toContain(`"roles": ${GUIDE_TOOLS.length - 1}`);
     expect(run.stdout).toMatch(/"result":\{"content":\[\{"type":"text","text":"[^"]*mcp-test/);
+    expect(run.stdout).toContain('"name":"namespaces_list" "name":"nodes_log"');
   });
 
   it("the same commands with the outsider's token stop at the exchange and print Keycloak's refusal", async () => {

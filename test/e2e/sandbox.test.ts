@@ -51,6 +51,7 @@ describe("npm run sandbox", () => {
     const run = spawnSync("bash", ["-euo", "pipefail", "-c", commands], { encoding: "utf8", env: process.env });
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout).toContain('"aud": "mcp-test/kubernetes-mcp"');
+    expect(run.stdout).toContain('"name":"namespaces_list"');
     expect(run.stdout).toMatch(/"result":\{"content":\[\{"type":"text","text":"[^"]*mcp-test/);
   });
 
