@@ -44,6 +44,8 @@ export class GatewayListener extends pulumi.ComponentResource {
   public readonly gatewayName: string;
   public readonly gatewayNamespace: string;
   public readonly patch: k8s.apiextensions.CustomResourcePatch;
+  /** The Gateway, as outputs of the patch: a route that takes them waits for the listener. */
+  public readonly gatewayRef: { name: pulumi.Output<string>; namespace: pulumi.Output<string> };
 
   constructor(name: string, args: GatewayListenerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mcp-gateway-stack:gateway:Listener", name, {}, opts);
@@ -64,6 +66,7 @@ export class GatewayListener extends pulumi.ComponentResource {
       },
       { parent: this },
     );
+    this.gatewayRef = { name: this.patch.metadata.name, namespace: this.patch.metadata.namespace };
     this.registerOutputs({});
   }
 }

@@ -1,7 +1,16 @@
+import * as fs from "node:fs";
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { GatewayCheckout } from "./gatewayCheckout";
+
+/** Kubeconfig contents, from contents or a path (the forms `cluster.kubeconfig` accepts). */
+export function kubeconfigContents(
+  contentsOrPath: string,
+  readFile: (path: string) => string | undefined = (p) => (fs.existsSync(p) ? fs.readFileSync(p, "utf8") : undefined),
+): string {
+  return (!contentsOrPath.includes("\n") && readFile(contentsOrPath)) || contentsOrPath;
+}
 
 export interface KindClusterArgs {
   /** `kind`: create the cluster with the gateway's make targets; `existing`: use a kubeconfig. */
@@ -63,7 +72,8 @@ export class KindCluster extends pulumi.ComponentResource {
       this.kubeconfig = pulumi.secret(readKubeconfig.stdout);
     } else {
       if (args.kubeconfig === undefined) throw new Error("KindCluster: mode 'existing' needs a kubeconfig");
-      this.kubeconfig = pulumi.secret(pulumi.output(args.kubeconfig));
+      // Contents from here on: the provider, the MCP server and the setup step all get the same.
+      this.kubeconfig = pulumi.secret(pulumi.output(args.kubeconfig).apply((k) => kubeconfigContents(k)));
     }
 
     this.provider = new k8s.Provider(

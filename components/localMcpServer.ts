@@ -1,5 +1,4 @@
 import * as command from "@pulumi/command";
-import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
 import * as pulumi from "@pulumi/pulumi";
@@ -26,13 +25,6 @@ export function kubeconfigWithoutCredentials(kubeconfig: string): string {
   const doc = parse(kubeconfig) as { users?: Array<{ name: string }> } | null;
   if (!doc || typeof doc !== "object") throw new Error("kubeconfigWithoutCredentials: not a kubeconfig");
   return stringify({ ...doc, users: (doc.users ?? []).map((u) => ({ name: u.name, user: {} })) });
-}
-
-/** Kubeconfig contents, from contents or a path (the forms `cluster.kubeconfig` accepts). */
-export function kubeconfigContents(contentsOrPath: string): string {
-  return !contentsOrPath.includes("\n") && fs.existsSync(contentsOrPath)
-    ? fs.readFileSync(contentsOrPath, "utf8")
-    : contentsOrPath;
 }
 
 /** npm names of the platform packages that carry kubernetes-mcp-server's static binary. */

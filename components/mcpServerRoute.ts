@@ -1,11 +1,10 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { GatewayListener } from "./gatewayListener";
 import type { ReleaseFacts } from "./gatewayRelease";
 
 export interface McpServerRouteArgs {
-  /** The listener the route attaches to (its Gateway is the route's parent). */
-  listener: GatewayListener;
+  /** The Gateway the route attaches to (GatewayListener.gatewayRef: the route then waits for the listener). */
+  gateway: { name: pulumi.Input<string>; namespace: pulumi.Input<string> };
   namespace: string;
   routeName: string;
   serviceName: string;
@@ -119,7 +118,6 @@ export class McpServerRoute extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    const gateway = args.listener.patch.metadata;
     this.route = new k8s.apiextensions.CustomResource(
       `${name}-route`,
       {
@@ -127,8 +125,8 @@ export class McpServerRoute extends pulumi.ComponentResource {
         kind: "HTTPRoute",
         metadata: { name: args.routeName, namespace: args.namespace },
         spec: httpRouteSpec({
-          gatewayName: gateway.name,
-          gatewayNamespace: gateway.namespace,
+          gatewayName: args.gateway.name,
+          gatewayNamespace: args.gateway.namespace,
           host: args.host,
           path: args.path,
           serviceName: this.service.metadata.name,

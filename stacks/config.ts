@@ -169,12 +169,15 @@ export interface RawConfig {
   values: Partial<Record<string, unknown>>;
 }
 
+/** "<title> (N problems):" and one indented line per problem: the config's and the preflight's errors. */
+export function problemList(title: string, problems: string[]): string {
+  const count = `${problems.length} problem${problems.length === 1 ? "" : "s"}`;
+  return `${title} (${count}):\n${problems.map((p) => `  - ${p}`).join("\n")}`;
+}
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
-    super(
-      `Invalid stack configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
-        problems.map((p) => `  - ${p}`).join("\n"),
-    );
+    super(problemList("Invalid stack configuration", problems));
     this.name = "ConfigError";
   }
 }

@@ -2,12 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { GatewayCheckout } from "../components/gatewayCheckout";
 import { GatewayListener } from "../components/gatewayListener";
 import { KindCluster } from "../components/kindCluster";
-import {
-  kubeconfigContents,
-  kubeconfigWithoutCredentials,
-  LocalMcpServer,
-  resolveMcpServerBinary,
-} from "../components/localMcpServer";
+import { kubeconfigWithoutCredentials, LocalMcpServer, resolveMcpServerBinary } from "../components/localMcpServer";
 import { RELEASE_FACTS } from "../components/gatewayRelease";
 import { McpServerRoute } from "../components/mcpServerRoute";
 import type { StackConfig } from "./config";
@@ -47,9 +42,7 @@ export function buildNoAuth(cfg: StackConfig, projectDir: string = process.cwd()
         toolsets: m.toolsets,
         // In oidc every call must bring the user's token: no credentials of its own to fall back on.
         kubeconfig:
-          cfg.useCase === "oidc"
-            ? cluster.kubeconfig.apply((k) => kubeconfigWithoutCredentials(kubeconfigContents(k)))
-            : cluster.kubeconfig,
+          cfg.useCase === "oidc" ? cluster.kubeconfig.apply(kubeconfigWithoutCredentials) : cluster.kubeconfig,
         binary: resolveMcpServerBinary(projectDir),
       })
     : undefined;
@@ -69,7 +62,7 @@ export function buildNoAuth(cfg: StackConfig, projectDir: string = process.cwd()
   const registration = new McpServerRoute(
     m.routeName,
     {
-      listener,
+      gateway: listener.gatewayRef,
       namespace: m.namespace,
       routeName: m.routeName,
       serviceName: m.serviceName,
@@ -87,10 +80,13 @@ export function buildNoAuth(cfg: StackConfig, projectDir: string = process.cwd()
   return { checkout, cluster, server, listener, registration };
 }
 
-/** Where a client reaches the MCP Gateway from the user's machine. */
-export function gatewayMcpUrl(cfg: StackConfig): string {
-  return `http://${cfg.gateway.publicHost}:${cfg.gateway.publicPort}${cfg.mcpServer.path}`;
+/** A URL of the MCP Gateway as the user's machine reaches it; by default its MCP endpoint. */
+export function gatewayUrl(cfg: StackConfig, path: string = cfg.mcpServer.path): string {
+  return `http://${cfg.gateway.publicHost}:${cfg.gateway.publicPort}${path}`;
 }
+
+/** Where a client reaches the MCP Gateway's MCP endpoint. */
+export const gatewayMcpUrl = (cfg: StackConfig): string => gatewayUrl(cfg);
 
 /** The MCP Inspector version the command runs: pinned, so the command does not change under the user. */
 export const INSPECTOR_VERSION = "0.17.2";

@@ -5,7 +5,7 @@ import { KeycloakToolAccess } from "../components/keycloakToolAccess";
 import { OidcClusterAccess } from "../components/oidcClusterAccess";
 import { ToolAuthPolicy } from "../components/toolAuthPolicy";
 import { issuerUrl, type OidcConfig, type StackConfig } from "./config";
-import { buildNoAuth, type NoAuthStack } from "./noAuth";
+import { buildNoAuth, gatewayUrl, type NoAuthStack } from "./noAuth";
 
 /** Use case 2 (OIDC): use case 1 plus Keycloak access, the AuthPolicy and the ClusterRoleBinding. */
 export interface OidcStack extends NoAuthStack {
@@ -16,17 +16,13 @@ export interface OidcStack extends NoAuthStack {
   clusterAccess: OidcClusterAccess;
 }
 
-// The make target runs kubectl: give it the stack's cluster, from a private temp file when the
-// kubeconfig is contents rather than a path. `make tools` first: on an existing cluster nothing
+// The make target runs kubectl: give it the stack's cluster (the kubeconfig's contents, see
+// KindCluster) in a private temp file. `make tools` first: on an existing cluster nothing
 // has installed the checkout's bin/kustomize and bin/yq yet (it skips tools already there).
 export const tokenExchangeSetupScript = (makeTarget: string) => `set -eu
-if [ -f "$STACK_KUBECONFIG" ]; then
-  export KUBECONFIG="$STACK_KUBECONFIG"
-else
-  KUBECONFIG="$(mktemp)"; export KUBECONFIG
-  trap 'rm -f "$KUBECONFIG"' EXIT
-  printf '%s\\n' "$STACK_KUBECONFIG" > "$KUBECONFIG"
-fi
+KUBECONFIG="$(mktemp)"; export KUBECONFIG
+trap 'rm -f "$KUBECONFIG"' EXIT
+printf '%s\\n' "$STACK_KUBECONFIG" > "$KUBECONFIG"
 make tools ${makeTarget} >&2
 `;
 
@@ -88,7 +84,7 @@ export function buildOidc(cfg: StackConfig, projectDir?: string): OidcStack {
       issuerUrl: issuerUrl(kc),
       tokenExchangeSecret: oidc.tokenExchangeSecret,
       rolePrefix: release.rolePrefix,
-      resourceMetadataUrl: `http://${cfg.gateway.publicHost}:${cfg.gateway.publicPort}/.well-known/oauth-protected-resource${cfg.mcpServer.path}`,
+      resourceMetadataUrl: gatewayUrl(cfg, `/.well-known/oauth-protected-resource${cfg.mcpServer.path}`),
     },
     // The policy reads the `token-exchange` Secret that the setup step creates.
     { ...onCluster, dependsOn: [tokenExchangeSetup] },

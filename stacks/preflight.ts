@@ -10,8 +10,9 @@ import { execFileSync } from "node:child_process";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { RELEASE_FACTS, serverIdOf } from "../components/gatewayRelease";
+import { kubeconfigContents } from "../components/kindCluster";
 import { ownerMark } from "../components/keycloakToolAccess";
-import { PROJECT, issuerUrl, type KeycloakConfig, type StackConfig } from "./config";
+import { PROJECT, issuerUrl, problemList, type KeycloakConfig, type StackConfig } from "./config";
 
 /** What the preflight needs to ask Keycloak's admin API (the password already unwrapped). */
 export interface KeycloakAdminLogin {
@@ -182,7 +183,7 @@ export async function preflight(
       problems.push(`${key("cluster.mode")} = 'kind': needs 'docker' or 'podman' on PATH to run the Kind cluster`);
     }
   } else if (kubeconfig !== undefined) {
-    const contents = probes.readFile(kubeconfig) ?? kubeconfig;
+    const contents = kubeconfigContents(kubeconfig, probes.readFile);
     const server = apiServerOf(contents, cfg.cluster.context);
     if (!server) {
       problems.push(
@@ -281,8 +282,6 @@ export async function assertPreflight(cfg: StackConfig, probes: Probes = realPro
     : undefined;
   const problems = await preflight(cfg, kubeconfig, probes, adminPassword);
   if (problems.length > 0) {
-    throw new pulumi.RunError(
-      `Preflight failed, nothing was changed (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${p}`).join("\n")}`,
-    );
+    throw new pulumi.RunError(problemList("Preflight failed, nothing was changed", problems));
   }
 }

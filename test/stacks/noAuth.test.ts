@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { FAKE_CHECKOUT, FAKE_KUBECONFIG, providerUrn, runStack, type StackRun } from "../support/pulumiHarness";
+import { platformPackage } from "../../components/localMcpServer";
 import { guideManifests } from "../support/guide";
 
 const K8S_PROVIDER = "pulumi:providers:kubernetes";
@@ -84,7 +85,8 @@ describe("use case 1 (no-auth) with the defaults", async () => {
     expect(server.inputs.environment).toMatchObject({
       MCP_PORT: "9999",
       MCP_TOOLSETS: "core,config,helm",
-      MCP_BINARY: "node_modules/kubernetes-mcp-server-linux-amd64/bin/kubernetes-mcp-server-linux-amd64",
+      // The platform package npm installed here (linux-amd64 on CI, darwin-arm64 on a Mac, ...).
+      MCP_BINARY: `node_modules/${platformPackage(process.platform, process.arch)}/bin/${platformPackage(process.platform, process.arch)}`,
       MCP_KUBECONFIG: FAKE_KUBECONFIG,
     });
     expect(server.propertyDependencies.environment).toEqual([urn("cluster-kubeconfig")]);
@@ -186,6 +188,17 @@ describe("use case 1 variants", () => {
       context: "prod",
       clusterIdentifier: "prod",
     });
+  });
+
+  it("reads a kubeconfig given as a path once, and hands its contents to the provider and the MCP server", async () => {
+    const fs = await import("node:fs");
+    const os = await import("node:os");
+    const path = await import("node:path");
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "kubeconfig-")), "config");
+    fs.writeFileSync(file, FAKE_KUBECONFIG);
+    const run = await runStack({ cluster: { mode: "existing", kubeconfig: file } });
+    expect(run.byName("cluster-provider").inputs.kubeconfig).toBe(FAKE_KUBECONFIG);
+    expect(run.byName("kubernetes-mcp-server-process").inputs.environment.MCP_KUBECONFIG).toBe(FAKE_KUBECONFIG);
   });
 
   it("follows a changed port into the process, the Service, the ServiceEntry and the route", async () => {

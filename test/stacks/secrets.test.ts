@@ -45,7 +45,9 @@ describe("secrets stay secret", async () => {
   });
 
   it("keeps the kubeconfig the Kind step prints out of the logs and marks it secret", () => {
-    expect(kind.byName("cluster-kubeconfig").inputs.logging).toBe("stderr");
+    const step = kind.byName("cluster-kubeconfig");
+    expect(step.inputs.logging).toBe("stderr");
+    expect(step.options.additionalSecretOutputs).toEqual(["stdout"]);
   });
 
   it("exposes the cluster's kubeconfig only as a secret Output", async () => {

@@ -28,12 +28,4 @@ describe("the token-exchange setup step", () => {
     expect(content.join("\n")).toBe("apiVersion: v1\nkind: Config");
     expect(fs.existsSync(kubeconfig.replace("kubeconfig=", ""))).toBe(false);
   });
-
-  it("uses a kubeconfig path as it is and leaves the file in place", () => {
-    const file = path.join(bin, "my-kubeconfig");
-    fs.writeFileSync(file, "apiVersion: v1\n", { mode: 0o600 });
-    expect(run(file).status).toBe(0);
-    expect(fs.readFileSync(record, "utf8")).toContain(`kubeconfig=${file}`);
-    expect(fs.existsSync(file)).toBe(true);
-  });
 });
