@@ -18,6 +18,16 @@ export interface KeycloakToolAccessArgs {
    * commits from e0d3f99 on): look them up and change nothing, instead of a 409 Conflict.
    */
   existingObjects: "create" | "reference";
+  /** How to reach Keycloak's admin API: the component's own provider logs in with it. */
+  admin: KeycloakAdmin;
+}
+
+export interface KeycloakAdmin {
+  url: string;
+  adminUser: string;
+  adminPassword: pulumi.Input<string>;
+  tlsInsecureSkipVerify: boolean;
+  rootCaCertificate?: string;
 }
 
 /**
@@ -50,11 +60,29 @@ export class KeycloakToolAccess extends pulumi.ComponentResource {
   public readonly clientId: pulumi.Output<string>;
   public readonly roleIds: pulumi.Output<string>[];
   public readonly groupId: pulumi.Output<string>;
+  /** The provider the component's resources and lookups use. */
+  public readonly provider: keycloak.Provider;
 
   constructor(name: string, args: KeycloakToolAccessArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mcp-gateway-stack:keycloak:ToolAccess", name, {}, opts);
+    this.provider = new keycloak.Provider(
+      "keycloak",
+      {
+        url: args.admin.url,
+        clientId: "admin-cli",
+        realm: "master",
+        username: args.admin.adminUser,
+        password: args.admin.adminPassword,
+        tlsInsecureSkipVerify: args.admin.tlsInsecureSkipVerify,
+        rootCaCertificate: args.admin.rootCaCertificate,
+        // Log in on first use, not at configure time: a preview needs no reachable Keycloak.
+        initialLogin: false,
+      },
+      // Declared at the stack's top level before it moved here: the alias keeps its state.
+      { parent: this, aliases: [{ parent: pulumi.rootStackResource }] },
+    );
     // Children and lookups carry the component's dependsOn so destroy order holds too (Keycloak lives in the cluster).
-    const child = { parent: this, dependsOn: opts?.dependsOn };
+    const child = { parent: this, dependsOn: opts?.dependsOn, provider: this.provider };
     const realmId = args.realm;
 
     if (args.existingObjects === "create") {

@@ -26,6 +26,7 @@ export const KIND_NO_AUTH_PLAN: Record<string, number> = {
 
 /** The resources use case 2 adds besides its local commands. */
 export const OIDC_RESOURCES: Record<string, number> = {
+  "mcp-gateway-stack:gateway:TokenExchangeSetup": 1,
   "pulumi:providers:keycloak": 1,
   "mcp-gateway-stack:keycloak:ToolAccess": 1,
   "keycloak:openid/client:Client": 1,

@@ -25,6 +25,7 @@ const OIDC_ONLY = [
   "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding oidc-user-binding",
   "mcp-gateway-stack:auth:OidcClusterAccess oidc-user",
   "mcp-gateway-stack:auth:ToolAuthPolicy kubernetes-mcp-auth",
+  "mcp-gateway-stack:gateway:TokenExchangeSetup oauth-token-exchange",
   "mcp-gateway-stack:keycloak:ToolAccess kubernetes-mcp-access",
   `${KEYCLOAK_PROVIDER} keycloak`,
 ].sort();

@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { tokenExchangeSetupScript } from "../../stacks/oidc";
+import { tokenExchangeSetupScript } from "../../components/tokenExchangeSetup";
 
 // The setup step's script run for real, with a stand-in `make` that records what it was given.
 const bin = fs.mkdtempSync(path.join(os.tmpdir(), "fake-make-"));

@@ -84,8 +84,10 @@ up() {
 	use_case=${use_case:-$(get USE_CASE)}
 	use_case=${use_case:-oidc}
 	[[ $use_case == oidc ]] || n=5
-	quiet bash "$ROOT/testbed/toolchain/build.sh" && quiet bash "$ROOT/testbed/apiserver/build.sh"
-	phase "$n" "toolchain and API server binaries ready (log: $STATE/logs/sandbox.log)"
+	# The CRDs the API server gets beside the gateway's (AuthPolicy): crds.sh takes them from .cache/crds.
+	quiet bash "$ROOT/testbed/toolchain/build.sh" && quiet bash "$ROOT/testbed/apiserver/build.sh" &&
+		quiet bash "$ROOT/testbed/crds/fetch-crds.sh"
+	phase "$n" "toolchain, API server binaries and CRDs ready (log: $STATE/logs/sandbox.log)"
 	tag_dir=$(bash "$ROOT/testbed/gateway/checkout.sh" 2>>"$STATE/logs/sandbox.log")
 	put GATEWAY_REPO "$tag_dir"
 
@@ -134,10 +136,13 @@ up() {
 	fi
 
 	pulumi_env
-	rm -rf "$STATE/project" && mkdir -p "$STATE/project"
-	for f in index.ts components stacks Pulumi.yaml package.json tsconfig.json; do cp -r "$ROOT/$f" "$STATE/project/"; done
+	# The project's current files; the rest of the dir (the stack's .mcp-gateway checkout) stays.
+	mkdir -p "$STATE/project"
+	for f in index.ts components stacks Pulumi.yaml package.json tsconfig.json; do
+		rm -rf "${STATE:?}/project/$f" && cp -r "$ROOT/$f" "$STATE/project/"
+	done
 	[[ ! -f $STATE/Pulumi.$STACK.yaml ]] || cp "$STATE/Pulumi.$STACK.yaml" "$STATE/project/"
-	ln -s "$ROOT/node_modules" "$STATE/project/node_modules"
+	ln -sfn "$ROOT/node_modules" "$STATE/project/node_modules"
 	stack_exists || quiet in_project pulumi stack init "$STACK"
 	[[ -n $(get MCP_PORT) ]] || put MCP_PORT "$(free_port)"
 	put USE_CASE "$use_case"
