@@ -158,6 +158,20 @@ describe("use case 2 (oidc) with only useCase and the admin password set", async
   });
 });
 
+describe("use case 2 on a stack made before the Keycloak provider and the setup step moved into components", async () => {
+  const run = await runStack(oidcValues());
+
+  it("keeps their state: each, now a component's child, has an alias to its old top-level place", () => {
+    for (const name of ["keycloak", "oauth-token-exchange-setup"]) {
+      expect(run.byName(name).urn, name).toContain("$"); // under a component now
+      expect(
+        run.byName(name).options.aliases.map((a) => JSON.parse(a).spec),
+        name,
+      ).toEqual([expect.objectContaining({ noparent: true })]);
+    }
+  });
+});
+
 describe("use case 2 variants", () => {
   it("looks up the client, roles and group a newer realm import already has and writes nothing to Keycloak (no 409, destroy keeps the realm)", async () => {
     const run = await runStack(

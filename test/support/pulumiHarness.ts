@@ -41,6 +41,7 @@ export interface Registered {
 }
 
 export interface ResourceOptionsSeen {
+  aliases: string[];
   additionalSecretOutputs: string[];
   replaceOnChanges: string[];
   ignoreChanges: string[];
@@ -134,6 +135,11 @@ export async function runStack(values: Record<string, unknown>, opts: { preview?
             deleteBeforeReplace: req.getDeletebeforereplace(),
             retainOnDelete: req.getRetainondelete() ?? false,
             protect: req.getProtect() ?? false,
+            // The SDK sends aliases as URNs or as specs, by what the monitor supports: both, as URNs or JSON.
+            aliases: [
+              ...req.getAliasurnsList(),
+              ...req.getAliasesList().map((a: { toObject(): unknown }) => JSON.stringify(a.toObject())),
+            ],
           },
         });
       }
