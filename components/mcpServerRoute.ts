@@ -74,10 +74,6 @@ export function registrationSpec(a: {
     : { prefix: a.toolPrefix, targetRef };
 }
 
-/** The guide's MCPServer spec (release kagenti). */
-export const mcpServerSpec = (a: { toolPrefix: string; routeName: In<string>; routeNamespace: In<string> }) =>
-  registrationSpec({ ...a, release: { registration: { prefixField: "toolPrefix" } } as ReleaseFacts });
-
 /**
  * Registers an MCP server that runs outside the cluster: HTTPRoute -> ExternalName Service
  * -> ServiceEntry, and the MCPServer resource that points the gateway's broker at the route.

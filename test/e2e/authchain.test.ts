@@ -23,6 +23,7 @@ import {
   freePort,
   selfSubjectReview,
   standIns,
+  tokenExchangeBasic,
   startApiServer,
   startKeycloak,
   tearDownStack,
@@ -87,12 +88,9 @@ async function login(username: string, password: string): Promise<string> {
   return res.json.access_token;
 }
 
-/** The Secret's value as Authorino sends it after "Basic " (base64 of `id:secret`). */
-async function basicCredentials(): Promise<string> {
-  const ref = applied.metadata["oauth-token-exchange"].http.sharedSecretRef;
-  const secret = (await apiServer.kube.get(`/api/v1/namespaces/kuadrant-system/secrets/${ref.name}`)).json;
-  return Buffer.from(secret.data[ref.key], "base64").toString("utf8");
-}
+/** The Basic value of the Secret the applied policy's exchange names. */
+const basicCredentials = () =>
+  tokenExchangeBasic(apiServer, applied.metadata["oauth-token-exchange"].http.sharedSecretRef);
 const gatewayCredentials = async () => Buffer.from(await basicCredentials(), "base64").toString("utf8");
 
 /**

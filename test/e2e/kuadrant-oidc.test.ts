@@ -8,6 +8,7 @@ import {
   freePort,
   selfSubjectReview,
   standIns,
+  tokenExchangeBasic,
   startApiServer,
   startKeycloak,
   tearDownStack,
@@ -36,15 +37,9 @@ let exchanged = "";
 const real = () =>
   authorinoEvaluators({ issuerUrl: () => rules.authentication.keycloak.jwt.issuerUrl, ca: () => keycloak.ca });
 
-/** The Basic value of the Secret the make target put in kuadrant-system (the sample's bare base64). */
-async function basic(): Promise<string> {
-  const secret = (await apiServer.kube.get("/api/v1/namespaces/kuadrant-system/secrets/token-exchange")).json;
-  return Buffer.from(secret.data["oauth-client-basic-auth"], "base64").toString("utf8");
-}
-
 async function token(fields: Record<string, string>): Promise<string> {
   const res = await keycloak.api
-    .withAuthorization(`Basic ${await basic()}`)
+    .withAuthorization(`Basic ${await tokenExchangeBasic(apiServer)}`)
     .form("/realms/mcp/protocol/openid-connect/token", { scope: "openid profile groups", ...fields });
   if (res.status !== 200) throw new Error(`Keycloak: expected HTTP 200, got ${res.status} ${res.text}`);
   return res.json.access_token;

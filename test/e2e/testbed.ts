@@ -300,6 +300,18 @@ export function authorinoEvaluators(a: {
   };
 }
 
+/**
+ * The gateway client's credentials as Authorino sends them after "Basic ": the value of the Secret
+ * the token-exchange make target writes (base64 of `id:secret`).
+ */
+export async function tokenExchangeBasic(
+  apiServer: ApiServer,
+  ref: { name: string; key: string } = { name: "token-exchange", key: "oauth-client-basic-auth" },
+): Promise<string> {
+  const secret = (await apiServer.kube.get(`/api/v1/namespaces/kuadrant-system/secrets/${ref.name}`)).json;
+  return Buffer.from(secret.data[ref.key], "base64").toString("utf8");
+}
+
 /** The API server's SelfSubjectReview for a bearer token: who it takes the caller for. */
 export function selfSubjectReview(apiServer: ApiServer, token: string) {
   return apiServer.kube.withToken(token).request("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", {

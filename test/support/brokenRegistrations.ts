@@ -3,7 +3,8 @@
  * one thing wrong each. The unit tests show the policy pack refuses each; the real-engine test
  * applies them next to the stack's and shows what the controller (guide-fd2e9da) says of each.
  */
-import { externalServiceSpec, httpRouteSpec, mcpServerSpec } from "../../components/mcpServerRoute";
+import { RELEASE_FACTS } from "../../components/gatewayRelease";
+import { externalServiceSpec, httpRouteSpec, registrationSpec } from "../../components/mcpServerRoute";
 import { HTTP_ROUTE_TYPE, MCP_SERVER_TYPE, SERVICE_TYPE, type SeenResource } from "../../policy/rules";
 
 const NAMESPACE = "mcp-test";
@@ -40,7 +41,7 @@ const server = (name: string, routeName: string, toolPrefix: string): Manifest =
   apiVersion: "mcp.kagenti.com/v1alpha1",
   kind: "MCPServer",
   metadata: meta(name),
-  spec: mcpServerSpec({ toolPrefix, routeName, routeNamespace: NAMESPACE }),
+  spec: registrationSpec({ release: RELEASE_FACTS.kagenti, toolPrefix, routeName, routeNamespace: NAMESPACE }),
 });
 
 /** The broken registrations, for an MCP server at host:port, routed through the given Gateway. */
