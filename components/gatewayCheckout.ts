@@ -1,5 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { childOptions } from "./childOptions";
 
 export interface GatewayCheckoutArgs {
   /** Git URL of the MCP Gateway repository. */
@@ -44,7 +45,7 @@ export class GatewayCheckout extends pulumi.ComponentResource {
         create: checkoutScript,
         environment: { GATEWAY_REPO: args.repoUrl, GATEWAY_REF: args.ref, GATEWAY_DIR: args.dir },
       },
-      { parent: this },
+      childOptions(this, opts),
     );
     this.dir = clone.stdout.apply((out) => out.trim());
     this.registerOutputs({ dir: this.dir });

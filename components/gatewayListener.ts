@@ -1,5 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { childOptions } from "./childOptions";
 
 export interface GatewayListenerArgs {
   /** The Gateway someone else owns (created by the MCP Gateway's make targets). */
@@ -64,7 +65,7 @@ export class GatewayListener extends pulumi.ComponentResource {
         },
         spec: { listeners: [listenerSpec(args)] },
       },
-      { parent: this },
+      childOptions(this, opts),
     );
     this.gatewayRef = { name: this.patch.metadata.name, namespace: this.patch.metadata.namespace };
     this.registerOutputs({});

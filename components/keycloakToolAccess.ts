@@ -1,5 +1,6 @@
 import * as keycloak from "@pulumi/keycloak";
 import * as pulumi from "@pulumi/pulumi";
+import { childOptions } from "./childOptions";
 
 export interface KeycloakToolAccessArgs {
   realm: string;
@@ -79,10 +80,10 @@ export class KeycloakToolAccess extends pulumi.ComponentResource {
         initialLogin: false,
       },
       // Declared at the stack's top level before it moved here: the alias keeps its state.
-      { parent: this, aliases: [{ parent: pulumi.rootStackResource }] },
+      childOptions(this, opts, { aliases: [{ parent: pulumi.rootStackResource }] }),
     );
-    // Children and lookups carry the component's dependsOn so destroy order holds too (Keycloak lives in the cluster).
-    const child = { parent: this, dependsOn: opts?.dependsOn, provider: this.provider };
+    // Lookups too wait for the component's dependsOn: Keycloak lives in the cluster.
+    const child = childOptions(this, opts, { provider: this.provider });
     const realmId = args.realm;
 
     if (args.existingObjects === "create") {

@@ -2,6 +2,7 @@ import * as command from "@pulumi/command";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
 import * as pulumi from "@pulumi/pulumi";
+import { childOptions } from "./childOptions";
 
 export interface LocalMcpServerArgs {
   port: number;
@@ -171,7 +172,7 @@ export class LocalMcpServer extends pulumi.ComponentResource {
         environment: serverEnvironment(args, pulumi.getStack()),
         logging: "stderr",
       },
-      { parent: this, replaceOnChanges: ["environment", "create"], deleteBeforeReplace: true },
+      childOptions(this, opts, { replaceOnChanges: ["environment", "create"], deleteBeforeReplace: true }),
     );
     this.pid = process.stdout.apply((s) => s.trim());
     this.registerOutputs({ pid: this.pid });

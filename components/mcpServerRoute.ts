@@ -1,5 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { childOptions } from "./childOptions";
 import type { ReleaseFacts } from "./gatewayRelease";
 
 export interface McpServerRouteArgs {
@@ -100,7 +101,7 @@ export class McpServerRoute extends pulumi.ComponentResource {
         metadata: { name: args.serviceName, namespace: args.namespace },
         spec: externalServiceSpec(args),
       },
-      { parent: this },
+      childOptions(this, opts),
     );
 
     this.serviceEntry = new k8s.apiextensions.CustomResource(
@@ -111,7 +112,7 @@ export class McpServerRoute extends pulumi.ComponentResource {
         metadata: { name: args.routeName, namespace: args.namespace },
         spec: serviceEntrySpec({ host: this.service.spec.externalName, port: args.port }),
       },
-      { parent: this },
+      childOptions(this, opts),
     );
 
     this.route = new k8s.apiextensions.CustomResource(
@@ -129,7 +130,7 @@ export class McpServerRoute extends pulumi.ComponentResource {
           port: args.port,
         }),
       },
-      { parent: this },
+      childOptions(this, opts),
     );
     this.routeName = this.route.metadata.name;
     this.routeNamespace = this.route.metadata.namespace;
@@ -150,13 +151,7 @@ export class McpServerRoute extends pulumi.ComponentResource {
       },
       // The prefix is immutable once set (a CEL rule of the CRD): changing it must replace, and
       // the old object must go first, since the new one has the same name.
-      // The component's dependsOn (the server process) is carried here, where it matters.
-      {
-        parent: this,
-        replaceOnChanges: [`spec.${prefixField}`],
-        deleteBeforeReplace: true,
-        dependsOn: opts?.dependsOn,
-      },
+      childOptions(this, opts, { replaceOnChanges: [`spec.${prefixField}`], deleteBeforeReplace: true }),
     );
     this.serverId =
       args.release.serverIdFrom === "route"

@@ -1,5 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { childOptions } from "./childOptions";
 
 export interface OidcClusterAccessArgs {
   /** The API server's --oidc-issuer-url; it has no username prefix, so users are `<issuer>#<name>`. */
@@ -32,7 +33,7 @@ export class OidcClusterAccess extends pulumi.ComponentResource {
           { apiGroup: "rbac.authorization.k8s.io", kind: "User", name: oidcUserName(args.issuerUrl, args.username) },
         ],
       },
-      { parent: this },
+      childOptions(this, opts),
     );
     this.registerOutputs({});
   }

@@ -1,5 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { childOptions } from "./childOptions";
 
 export interface TokenExchangeSetupArgs {
   /** The gateway checkout the make target runs in. */
@@ -11,7 +12,7 @@ export interface TokenExchangeSetupArgs {
 }
 
 // The make target runs kubectl: give it the stack's cluster (the kubeconfig's contents, see
-// KindCluster) in a private temp file. `make tools` first: on an existing cluster nothing
+// GatewayCluster) in a private temp file. `make tools` first: on an existing cluster nothing
 // has installed the checkout's bin/kustomize and bin/yq yet (it skips tools already there).
 export const tokenExchangeSetupScript = (makeTarget: string) => `set -eu
 KUBECONFIG="$(mktemp)"; export KUBECONFIG
@@ -39,7 +40,7 @@ export class TokenExchangeSetup extends pulumi.ComponentResource {
         logging: "stderr",
       },
       // Declared at the stack's top level before this component existed: the alias keeps its state.
-      { parent: this, dependsOn: opts?.dependsOn, aliases: [{ parent: pulumi.rootStackResource }] },
+      childOptions(this, opts, { aliases: [{ parent: pulumi.rootStackResource }] }),
     );
     this.registerOutputs({});
   }

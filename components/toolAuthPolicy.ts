@@ -2,6 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { childOptions } from "./childOptions";
 
 export interface ToolAuthPolicyArgs {
   /** Name of the AuthPolicy object. */
@@ -123,8 +124,7 @@ export class ToolAuthPolicy extends pulumi.ComponentResource {
           rules: authPolicyRules(args),
         },
       },
-      // Carries the component's dependsOn: the engine records an edge only on the child itself.
-      { parent: this, dependsOn: opts?.dependsOn },
+      childOptions(this, opts),
     );
     this.registerOutputs({});
   }

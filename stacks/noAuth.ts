@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { GatewayCheckout } from "../components/gatewayCheckout";
 import { GatewayListener } from "../components/gatewayListener";
-import { KindCluster } from "../components/kindCluster";
+import { GatewayCluster } from "../components/gatewayCluster";
 import { kubeconfigWithoutCredentials, LocalMcpServer, resolveMcpServerBinary } from "../components/localMcpServer";
 import { RELEASE_FACTS } from "../components/gatewayRelease";
 import { McpServerRoute } from "../components/mcpServerRoute";
@@ -10,7 +10,7 @@ import type { StackConfig } from "./config";
 /** Use case 1 (no auth): cluster, MCP server process, listener, route, service, entry, MCPServer. */
 export interface NoAuthStack {
   checkout?: GatewayCheckout;
-  cluster: KindCluster;
+  cluster: GatewayCluster;
   server?: LocalMcpServer;
   listener: GatewayListener;
   registration: McpServerRoute;
@@ -24,7 +24,7 @@ export function needsCheckout(cfg: StackConfig): boolean {
 export function buildNoAuth(cfg: StackConfig, projectDir: string = process.cwd()): NoAuthStack {
   const checkout = needsCheckout(cfg) ? new GatewayCheckout("mcp-gateway-checkout", cfg.cluster.kind) : undefined;
 
-  const cluster = new KindCluster("cluster", {
+  const cluster = new GatewayCluster("cluster", {
     mode: cfg.cluster.mode,
     checkout,
     kindClusterName: cfg.cluster.kind.name,

@@ -10,7 +10,7 @@ import { execFileSync } from "node:child_process";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { RELEASE_FACTS, serverIdOf } from "../components/gatewayRelease";
-import { kubeconfigContents } from "../components/kindCluster";
+import { kubeconfigContents } from "../components/gatewayCluster";
 import { ownerMark } from "../components/keycloakToolAccess";
 import { PROJECT, issuerUrl, problemList, type KeycloakConfig, type StackConfig } from "./config";
 

@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { kubeconfigContents } from "../../components/kindCluster";
+import { kubeconfigContents } from "../../components/gatewayCluster";
 import {
   kubeconfigWithoutCredentials,
   platformPackage,

@@ -4,7 +4,7 @@
 export const NO_AUTH_PLAN: Record<string, number> = {
   "pulumi:pulumi:Stack": 1,
   "pulumi:providers:command": 1,
-  "mcp-gateway-stack:cluster:KindCluster": 1,
+  "mcp-gateway-stack:cluster:GatewayCluster": 1,
   "pulumi:providers:kubernetes": 1,
   "mcp-gateway-stack:mcp:LocalMcpServer": 1,
   "command:local:Command": 1, // the MCP server process

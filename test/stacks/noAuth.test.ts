@@ -24,7 +24,7 @@ describe("use case 1 (no-auth) with the defaults", async () => {
         "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute kubernetes-mcp-route",
         "kubernetes:mcp.kagenti.com/v1alpha1:MCPServer kubernetes-mcp-mcp-server",
         "kubernetes:networking.istio.io/v1beta1:ServiceEntry kubernetes-mcp-service-entry",
-        "mcp-gateway-stack:cluster:KindCluster cluster",
+        "mcp-gateway-stack:cluster:GatewayCluster cluster",
         "mcp-gateway-stack:gateway:Checkout mcp-gateway-checkout",
         "mcp-gateway-stack:gateway:Listener kubernetes-mcp",
         "mcp-gateway-stack:mcp:LocalMcpServer kubernetes-mcp-server",
@@ -32,6 +32,12 @@ describe("use case 1 (no-auth) with the defaults", async () => {
         `${K8S_PROVIDER} cluster-provider`,
       ].sort(),
     );
+  });
+
+  it("keeps the state of a stack made when the cluster component was KindCluster (an alias to the old type, which its children inherit)", () => {
+    expect(run.byName("cluster").options.aliases.map((a) => JSON.parse(a).spec)).toEqual([
+      expect.objectContaining({ type: "mcp-gateway-stack:cluster:KindCluster" }),
+    ]);
   });
 
   it("declares no OIDC resource", () => {

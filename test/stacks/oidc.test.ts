@@ -147,6 +147,24 @@ describe("use case 2 (oidc) with only useCase and the admin password set", async
     }
   });
 
+  it("makes every child wait for what its component waits for (the engine records a component's dependsOn on the component alone)", () => {
+    const waiting = run.resources.filter((r) => r.type.startsWith("mcp-gateway-stack:") && r.dependencies.length > 0);
+    // The route waits for the server process, the setup step for the cluster, the Keycloak access
+    // and the AuthPolicy for the setup step.
+    expect(waiting.map((c) => c.name).sort()).toEqual([
+      "kubernetes-mcp",
+      "kubernetes-mcp-access",
+      "kubernetes-mcp-auth",
+      "oauth-token-exchange",
+    ]);
+    for (const component of waiting) {
+      const children = run.resources.filter((r) => r.parent === component.urn);
+      expect(children.length, component.name).toBeGreaterThan(0);
+      for (const child of children)
+        expect(child.dependencies, child.name).toEqual(expect.arrayContaining(component.dependencies));
+    }
+  });
+
   it("binds the OIDC user <issuer>#mcp to cluster-admin as the guide does", () => {
     const binding = run.byName("oidc-user-binding");
     expect({ ...binding.inputs, apiVersion: undefined, kind: undefined }).toMatchObject({

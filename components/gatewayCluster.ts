@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { childOptions } from "./childOptions";
 import type { GatewayCheckout } from "./gatewayCheckout";
 
 /** Kubeconfig contents, from contents or a path (the forms `cluster.kubeconfig` accepts). */
@@ -12,7 +13,7 @@ export function kubeconfigContents(
   return (!contentsOrPath.includes("\n") && readFile(contentsOrPath)) || contentsOrPath;
 }
 
-export interface KindClusterArgs {
+export interface GatewayClusterArgs {
   /** `kind`: create the cluster with the gateway's make targets; `existing`: use a kubeconfig. */
   mode: "kind" | "existing";
   /** The MCP Gateway checkout whose Makefile creates the cluster (mode `kind`). */
@@ -32,18 +33,27 @@ export interface KindClusterArgs {
  * `kind`: `make local-env-setup` on create, `make local-env-teardown` on delete, and the
  * kubeconfig read from Kind. `existing`: the kubeconfig the stack was given.
  */
-export class KindCluster extends pulumi.ComponentResource {
+export class GatewayCluster extends pulumi.ComponentResource {
   /** Kubeconfig contents or path; always a secret. */
   public readonly kubeconfig: pulumi.Output<string>;
   public readonly provider: k8s.Provider;
   /** The make step that created the cluster (mode `kind`), for steps that need it but no data of it. */
   public readonly setup?: command.local.Command;
 
-  constructor(name: string, args: KindClusterArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("mcp-gateway-stack:cluster:KindCluster", name, {}, opts);
+  constructor(name: string, args: GatewayClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+    // Named KindCluster until it served existing clusters too: the alias keeps its (and its children's) state.
+    super(
+      "mcp-gateway-stack:cluster:GatewayCluster",
+      name,
+      {},
+      {
+        ...opts,
+        aliases: [...(opts?.aliases ?? []), { type: "mcp-gateway-stack:cluster:KindCluster" }],
+      },
+    );
 
     if (args.mode === "kind") {
-      if (!args.checkout) throw new Error("KindCluster: mode 'kind' needs the MCP Gateway checkout");
+      if (!args.checkout) throw new Error("GatewayCluster: mode 'kind' needs the MCP Gateway checkout");
       const environment = { KIND_CLUSTER_NAME: args.kindClusterName };
       this.setup = new command.local.Command(
         `${name}-local-env`,
@@ -55,7 +65,7 @@ export class KindCluster extends pulumi.ComponentResource {
         },
         // Another cluster name is another cluster: tear the old one down first (after every object
         // on it is gone, as its dependents are replaced too), then create the new one.
-        { parent: this, replaceOnChanges: ["environment"], deleteBeforeReplace: true },
+        childOptions(this, opts, { replaceOnChanges: ["environment"], deleteBeforeReplace: true }),
       );
       const readKubeconfig = new command.local.Command(
         `${name}-kubeconfig`,
@@ -67,11 +77,11 @@ export class KindCluster extends pulumi.ComponentResource {
           // Never print the kubeconfig: it holds the cluster's admin client key.
           logging: "stderr",
         },
-        { parent: this, additionalSecretOutputs: ["stdout"] },
+        childOptions(this, opts, { additionalSecretOutputs: ["stdout"] }),
       );
       this.kubeconfig = pulumi.secret(readKubeconfig.stdout);
     } else {
-      if (args.kubeconfig === undefined) throw new Error("KindCluster: mode 'existing' needs a kubeconfig");
+      if (args.kubeconfig === undefined) throw new Error("GatewayCluster: mode 'existing' needs a kubeconfig");
       // Contents from here on: the provider, the MCP server and the setup step all get the same.
       this.kubeconfig = pulumi.secret(pulumi.output(args.kubeconfig).apply((k) => kubeconfigContents(k)));
     }
@@ -87,7 +97,7 @@ export class KindCluster extends pulumi.ComponentResource {
         deleteUnreachable: args.mode === "kind",
         enableServerSideApply: true,
       },
-      { parent: this },
+      childOptions(this, opts),
     );
     this.registerOutputs({ kubeconfig: this.kubeconfig });
   }
