@@ -10,11 +10,11 @@ export interface OidcClusterAccessArgs {
 }
 
 /** The Kubernetes user name the API server gives an OIDC token's `preferred_username`. */
-export function oidcUserName(issuerUrl: string, username: string): string {
+function oidcUserName(issuerUrl: string, username: string): string {
   return `${issuerUrl}#${username}`;
 }
 
-export function clusterRoleBindingName(username: string, clusterRole: string): string {
+function clusterRoleBindingName(username: string, clusterRole: string): string {
   return `oidc-${username}-${clusterRole}`;
 }
 

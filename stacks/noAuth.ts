@@ -17,7 +17,7 @@ export interface NoAuthStack {
 }
 
 /** The MCP Gateway checkout: needed for `kind` (cluster) and for `oidc` (token-exchange example). */
-export function needsCheckout(cfg: StackConfig): boolean {
+function needsCheckout(cfg: StackConfig): boolean {
   return cfg.cluster.mode === "kind" || cfg.useCase === "oidc";
 }
 
@@ -89,7 +89,7 @@ export function gatewayUrl(cfg: StackConfig, path: string = cfg.mcpServer.path):
 export const gatewayMcpUrl = (cfg: StackConfig): string => gatewayUrl(cfg);
 
 /** The MCP Inspector version the command runs: pinned, so the command does not change under the user. */
-export const INSPECTOR_VERSION = "0.17.2";
+const INSPECTOR_VERSION = "0.17.2";
 
 /**
  * The gateway Makefile's `inspect-gateway` recipe, aimed at this stack's gateway URL, without its

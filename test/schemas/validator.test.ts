@@ -2,8 +2,8 @@
 // nothing.
 
 import { describe, expect, it } from "vitest";
-import { guideManifests } from "./support/guide";
-import { pinnedCrds, validateGatewayListener, validateManifest } from "./support/schemas";
+import { guideManifests } from "../support/guide";
+import { pinnedCrds, validateGatewayListener, validateManifest } from "../support/schemas";
 
 type Obj = Record<string, any>;
 const clone = <T>(o: T): T => structuredClone(o);
