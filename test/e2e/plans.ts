@@ -1,4 +1,5 @@
 /** The plans the real engine is expected to make, as resource counts per type. */
+import { GUIDE_TOOLS } from "../../components/tools";
 
 /** Use case 1 on an existing cluster, with the kubernetes-mcp-server the stack starts. */
 export const NO_AUTH_PLAN: Record<string, number> = {
@@ -30,7 +31,7 @@ export const OIDC_RESOURCES: Record<string, number> = {
   "pulumi:providers:keycloak": 1,
   "mcp-gateway-stack:keycloak:ToolAccess": 1,
   "keycloak:openid/client:Client": 1,
-  "keycloak:index/role:Role": 22,
+  "keycloak:index/role:Role": GUIDE_TOOLS.length, // one per tool the guide grants
   "keycloak:index/group:Group": 1,
   "keycloak:index/groupMemberships:GroupMemberships": 1,
   "keycloak:index/groupRoles:GroupRoles": 1,
