@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { childOptions } from "./childOptions";
+import type * as crds from "./crds";
 
 export interface GatewayListenerArgs {
   /** The Gateway someone else owns (created by the MCP Gateway's make targets). */
@@ -11,13 +12,8 @@ export interface GatewayListenerArgs {
   port: number;
 }
 
-export interface GatewayListenerSpec {
-  name: string;
-  hostname: string;
-  port: number;
-  protocol: "HTTP";
-  allowedRoutes: { namespaces: { from: "All" } };
-}
+/** A listener of a Gateway (gateway.networking.k8s.io/v1), as its CRD has it. */
+export type GatewayListenerSpec = crds.GatewayListener;
 
 /** The listener the guide adds with `kubectl patch`: plain HTTP, routes from all namespaces. */
 export function listenerSpec(args: GatewayListenerArgs): GatewayListenerSpec {
@@ -64,7 +60,7 @@ export class GatewayListener extends pulumi.ComponentResource {
           annotations: { "pulumi.com/patchFieldManager": fieldManager(args.listenerName) },
         },
         spec: { listeners: [listenerSpec(args)] },
-      },
+      } satisfies crds.GatewayPatchArgs,
       childOptions(this, opts),
     );
     this.gatewayRef = { name: this.patch.metadata.name, namespace: this.patch.metadata.namespace };

@@ -3,12 +3,20 @@
  * components read (config `gateway.release`). Facts are from each release's tree: the CRDs, the
  * controller's code, the realm import and the Makefile, which win where its guide disagrees.
  */
+import type * as crds from "./crds";
+
 export const GATEWAY_RELEASES = ["kagenti", "kuadrant-v0.9.0"] as const;
 export type GatewayRelease = (typeof GATEWAY_RELEASES)[number];
 
 export interface ReleaseFacts {
   /** The registration the gateway's controller turns into a broker entry. */
-  registration: { apiVersion: string; kind: string; prefixField: "toolPrefix" | "prefix" };
+  registration:
+    | { apiVersion: crds.MCPServerArgs["apiVersion"]; kind: crds.MCPServerArgs["kind"]; prefixField: "toolPrefix" }
+    | {
+        apiVersion: crds.MCPServerRegistrationArgs["apiVersion"];
+        kind: crds.MCPServerRegistrationArgs["kind"];
+        prefixField: "prefix";
+      };
   /**
    * What names the server to the router (`x-mcp-servername`), and so the Keycloak client id, the
    * exchanged token's audience and the Kind API server's oidc-client-id: `<namespace>/<name>` of

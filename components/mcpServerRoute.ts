@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { childOptions } from "./childOptions";
+import type * as crds from "./crds";
 import type { ReleaseFacts } from "./gatewayRelease";
 
 export interface McpServerRouteArgs {
@@ -40,7 +41,7 @@ export function httpRouteSpec(a: {
         backendRefs: [{ group: "", kind: "Service", name: a.serviceName, port: a.port }],
       },
     ],
-  };
+  } satisfies crds.Inputs<crds.HTTPRouteSpec>;
 }
 
 export function externalServiceSpec(a: { host: string; port: number }) {
@@ -58,7 +59,7 @@ export function serviceEntrySpec(a: { host: In<string>; port: number }) {
     ports: [{ number: a.port, name: "https", protocol: "HTTP" }],
     location: "MESH_EXTERNAL",
     resolution: "DNS",
-  };
+  } satisfies crds.Inputs<crds.ServiceEntrySpec>;
 }
 
 /** The registration's spec: MCPServer (`toolPrefix`) or MCPServerRegistration (`prefix`). */
@@ -68,11 +69,14 @@ export function registrationSpec(a: {
   routeName: In<string>;
   routeNamespace: In<string>;
 }) {
-  const targetRef = { group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: a.routeName };
+  const targetRef = { group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: a.routeName } as const;
   // Kuadrant's controller reads the route from the registration's own namespace only.
   return a.release.registration.prefixField === "toolPrefix"
-    ? { toolPrefix: a.toolPrefix, targetRef: { ...targetRef, namespace: a.routeNamespace } }
-    : { prefix: a.toolPrefix, targetRef };
+    ? ({
+        toolPrefix: a.toolPrefix,
+        targetRef: { ...targetRef, namespace: a.routeNamespace },
+      } satisfies crds.Inputs<crds.MCPServerSpec>)
+    : ({ prefix: a.toolPrefix, targetRef } satisfies crds.Inputs<crds.MCPServerRegistrationSpec>);
 }
 
 /**
@@ -111,7 +115,7 @@ export class McpServerRoute extends pulumi.ComponentResource {
         kind: "ServiceEntry",
         metadata: { name: args.routeName, namespace: args.namespace },
         spec: serviceEntrySpec({ host: this.service.spec.externalName, port: args.port }),
-      },
+      } satisfies crds.ServiceEntryArgs,
       childOptions(this, opts),
     );
 
@@ -129,7 +133,7 @@ export class McpServerRoute extends pulumi.ComponentResource {
           serviceName: this.service.metadata.name,
           port: args.port,
         }),
-      },
+      } satisfies crds.HTTPRouteArgs,
       childOptions(this, opts),
     );
     this.routeName = this.route.metadata.name;
@@ -148,7 +152,7 @@ export class McpServerRoute extends pulumi.ComponentResource {
           routeName: this.routeName,
           routeNamespace: this.routeNamespace,
         }),
-      },
+      } satisfies crds.RegistrationArgs,
       // The prefix is immutable once set (a CEL rule of the CRD): changing it must replace, and
       // the old object must go first, since the new one has the same name.
       childOptions(this, opts, { replaceOnChanges: [`spec.${prefixField}`], deleteBeforeReplace: true }),

@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { childOptions } from "./childOptions";
+import type * as crds from "./crds";
 
 export interface ToolAuthPolicyArgs {
   /** Name of the AuthPolicy object. */
@@ -100,7 +101,7 @@ export function authPolicyRules(a: Omit<ToolAuthPolicyArgs, "policyName" | "rout
         },
       },
     },
-  };
+  } satisfies crds.Inputs<crds.AuthPolicyRules>;
 }
 
 /**
@@ -123,7 +124,7 @@ export class ToolAuthPolicy extends pulumi.ComponentResource {
           targetRef: { group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: args.routeName },
           rules: authPolicyRules(args),
         },
-      },
+      } satisfies crds.AuthPolicyArgs,
       childOptions(this, opts),
     );
     this.registerOutputs({});
