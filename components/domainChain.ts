@@ -15,6 +15,8 @@
  * caller's own token, whose audience is never the server's.
  */
 
+import type * as crds from "./crds";
+
 const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
 const ACCESS_TOKEN = "urn:ietf:params:oauth:token-type:access_token";
 const JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -33,7 +35,12 @@ export interface DomainChainArgs {
 
 const tokenEndpoint = (issuer: string) => `${issuer}/protocol/openid-connect/token`;
 
-function step(issuer: string, secret: string, priority: number, body: Record<string, object>) {
+function step(
+  issuer: string,
+  secret: string,
+  priority: number,
+  body: Record<string, { value: string } | { expression: string }>,
+): crds.AuthPolicyMetadata {
   return {
     priority,
     http: {
@@ -47,7 +54,7 @@ function step(issuer: string, secret: string, priority: number, body: Record<str
 }
 
 /** The three metadata steps, by name. */
-export function domainChainMetadata(a: DomainChainArgs) {
+export function domainChainMetadata(a: DomainChainArgs): Record<string, crds.AuthPolicyMetadata> {
   return {
     "gateway-domain-exchange": step(a.gatewayIssuerUrl, a.gatewayClientSecret, 0, {
       grant_type: { value: TOKEN_EXCHANGE },

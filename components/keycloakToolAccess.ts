@@ -19,8 +19,8 @@ export interface KeycloakToolAccessArgs {
    * commits from e0d3f99 on): look them up and change nothing, instead of a 409 Conflict.
    */
   existingObjects: "create" | "reference";
-  /** How to reach Keycloak's admin API: the component's own provider logs in with it. */
-  admin: KeycloakAdmin;
+  /** How to reach Keycloak's admin API: the component's own provider logs in with it; or another component's provider. */
+  admin: KeycloakAdmin | keycloak.Provider;
 }
 
 export interface KeycloakAdmin {
@@ -66,22 +66,25 @@ export class KeycloakToolAccess extends pulumi.ComponentResource {
 
   constructor(name: string, args: KeycloakToolAccessArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mcp-gateway-stack:keycloak:ToolAccess", name, {}, opts);
-    this.provider = new keycloak.Provider(
-      "keycloak",
-      {
-        url: args.admin.url,
-        clientId: "admin-cli",
-        realm: "master",
-        username: args.admin.adminUser,
-        password: args.admin.adminPassword,
-        tlsInsecureSkipVerify: args.admin.tlsInsecureSkipVerify,
-        rootCaCertificate: args.admin.rootCaCertificate,
-        // Log in on first use, not at configure time: a preview needs no reachable Keycloak.
-        initialLogin: false,
-      },
-      // Declared at the stack's top level before it moved here: the alias keeps its state.
-      childOptions(this, opts, { aliases: [{ parent: pulumi.rootStackResource }] }),
-    );
+    this.provider =
+      args.admin instanceof keycloak.Provider
+        ? args.admin
+        : new keycloak.Provider(
+            "keycloak",
+            {
+              url: args.admin.url,
+              clientId: "admin-cli",
+              realm: "master",
+              username: args.admin.adminUser,
+              password: args.admin.adminPassword,
+              tlsInsecureSkipVerify: args.admin.tlsInsecureSkipVerify,
+              rootCaCertificate: args.admin.rootCaCertificate,
+              // Log in on first use, not at configure time: a preview needs no reachable Keycloak.
+              initialLogin: false,
+            },
+            // Declared at the stack's top level before it moved here: the alias keeps its state.
+            childOptions(this, opts, { aliases: [{ parent: pulumi.rootStackResource }] }),
+          );
     // Lookups too wait for the component's dependsOn: Keycloak lives in the cluster.
     const child = childOptions(this, opts, { provider: this.provider });
     const realmId = args.realm;

@@ -15,6 +15,8 @@ export interface LocalMcpServerArgs {
   binary: string;
   /** Seconds to wait for /healthz before giving up. */
   waitSeconds?: number;
+  /** Its state dir (pid file, kubeconfig copy) below the stack's: one per server when a stack runs several. */
+  stateName?: string;
 }
 
 /**
@@ -141,7 +143,7 @@ rm -f "$pid_file" "$state_dir/kubeconfig"
 /** Environment of the start and stop scripts (the kubeconfig stays a secret). */
 export function serverEnvironment(args: LocalMcpServerArgs, stack: string): Record<string, pulumi.Input<string>> {
   return {
-    MCP_STACK: stack,
+    MCP_STACK: args.stateName ? `${stack}/${args.stateName}` : stack,
     MCP_PORT: String(args.port),
     MCP_BIND_ADDRESS: args.bindAddress,
     MCP_TOOLSETS: args.toolsets.join(","),

@@ -19,6 +19,11 @@ export interface ToolAuthPolicyArgs {
   resourceMetadataUrl: string;
   /** Prefix of the tool roles in the realm (`tool:` for Kuadrant's): the tool check adds it. */
   rolePrefix?: string;
+  /**
+   * Metadata steps that end in the scoped token `oauth-token-exchange` (use case 3's chain,
+   * components/domainChain.ts); default: use case 2's one exchange in the issuer's realm.
+   */
+  metadata?: Record<string, crds.AuthPolicyMetadata>;
 }
 
 const TOOL_HEADER = "request.headers['x-mcp-toolname']";
@@ -122,7 +127,7 @@ export class ToolAuthPolicy extends pulumi.ComponentResource {
         metadata: { name: args.policyName, namespace: args.namespace },
         spec: {
           targetRef: { group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: args.routeName },
-          rules: authPolicyRules(args),
+          rules: { ...authPolicyRules(args), ...(args.metadata && { metadata: args.metadata }) },
         },
       } satisfies crds.AuthPolicyArgs,
       childOptions(this, opts),

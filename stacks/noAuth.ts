@@ -85,6 +85,10 @@ export function gatewayUrl(cfg: StackConfig, path: string = cfg.mcpServer.path):
   return `http://${cfg.gateway.publicHost}:${cfg.gateway.publicPort}${path}`;
 }
 
+/** Where an unauthenticated client finds the gateway's OAuth protected-resource metadata (RFC 9728). */
+export const resourceMetadataUrl = (cfg: StackConfig): string =>
+  gatewayUrl(cfg, `/.well-known/oauth-protected-resource${cfg.mcpServer.path}`);
+
 /** Where a client reaches the MCP Gateway's MCP endpoint. */
 export const gatewayMcpUrl = (cfg: StackConfig): string => gatewayUrl(cfg);
 

@@ -4,7 +4,7 @@ import { OidcClusterAccess } from "../components/oidcClusterAccess";
 import { TokenExchangeSetup } from "../components/tokenExchangeSetup";
 import { ToolAuthPolicy } from "../components/toolAuthPolicy";
 import { issuerUrl, type OidcConfig, type StackConfig } from "./config";
-import { buildNoAuth, gatewayUrl, type NoAuthStack } from "./noAuth";
+import { buildNoAuth, resourceMetadataUrl, type NoAuthStack } from "./noAuth";
 
 /** Use case 2 (OIDC): use case 1 plus Keycloak access, the AuthPolicy and the ClusterRoleBinding. */
 export interface OidcStack extends NoAuthStack {
@@ -55,7 +55,7 @@ export function buildOidc(cfg: StackConfig, projectDir?: string): OidcStack {
       issuerUrl: issuerUrl(kc),
       tokenExchangeSecret: oidc.tokenExchangeSecret,
       rolePrefix: release.rolePrefix,
-      resourceMetadataUrl: gatewayUrl(cfg, `/.well-known/oauth-protected-resource${cfg.mcpServer.path}`),
+      resourceMetadataUrl: resourceMetadataUrl(cfg),
     },
     // The policy reads the `token-exchange` Secret that the setup step creates.
     { ...onCluster, dependsOn: [tokenExchange.step] },

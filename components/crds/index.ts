@@ -30,7 +30,7 @@ import type * as mcpServer from "./mcpServer.generated";
 import type * as mcpServerRegistration from "./mcpServerRegistration.generated";
 import type * as serviceEntry from "./serviceEntry.generated";
 
-export type { AuthPolicyRules, AuthPolicySpec } from "./authPolicy.generated";
+export type { AuthPolicyMetadata, AuthPolicyRules, AuthPolicySpec } from "./authPolicy.generated";
 export type { GatewayListener, GatewaySpec } from "./gateway.generated";
 export type { HTTPRouteSpec } from "./httpRoute.generated";
 export type { MCPServerSpec } from "./mcpServer.generated";
