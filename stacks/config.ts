@@ -4,9 +4,17 @@
  * Every bad value is reported in one error that names the key, the value and what is
  * allowed, before any resource is declared. Secrets (the Keycloak admin password, a
  * kubeconfig) leave this module only as Pulumi secret Outputs.
+ *
+ * The defaults in the schema below reproduce ../shared/reference/kubernetes-mcp-server-guide.md.
+ *
+ * Why valibot (not zod): every check takes its own message, which is exactly our "expected
+ * <what is allowed>"; objectWithRest reports each unknown key as its own issue; a variant names
+ * the bad discriminator's own value; rawCheck lets a rule show the part of a value at fault; and it
+ * is small (about a quarter of zod's size) with no dependencies.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { isIP } from "node:net";
+import * as v from "valibot";
 import { GATEWAY_RELEASES, RELEASE_FACTS, type GatewayRelease } from "../components/gatewayRelease";
 import { GUIDE_TOOLS, GUIDE_TOOLSETS, KNOWN_TOOLS, KNOWN_TOOLSETS, toolsetsServing } from "../components/tools";
 
@@ -20,149 +28,328 @@ export type ClusterMode = (typeof CLUSTER_MODES)[number];
 export const KEYCLOAK_OBJECT_MODES = ["create", "reference"] as const;
 export type KeycloakObjectMode = (typeof KEYCLOAK_OBJECT_MODES)[number];
 
-export interface KindClusterConfig {
-  /** Git URL of the MCP Gateway repository whose make targets create the Kind cluster. */
-  repoUrl: string;
-  /** Pinned commit (or tag) of that repository. */
-  ref: string;
-  /** Where the checkout lives; cloned when missing. */
-  dir: string;
-  /** Kind cluster name the gateway's Makefile creates. */
-  name: string;
+/** Fields whose values are secrets: an error names them but never prints their value. */
+const SECRET_FIELDS = ["cluster.kubeconfig", "keycloak.adminPassword"];
+const HIDDEN = "(value not shown)";
+
+// ---- Values ---------------------------------------------------------------------------------
+
+const oneOf = (options: readonly string[]) => `one of ${options.join(", ")}`;
+const notAnObject = (group: string) => `an object (set its fields with 'pulumi config set --path ${group}.<field>')`;
+
+const text = v.pipe(v.string("a non-empty string"), v.nonEmpty("a non-empty string"));
+const matching = (pattern: RegExp, expected: string) => v.pipe(v.string(expected), v.regex(pattern, expected));
+const passing = (test: (s: string) => boolean, expected: string) => v.pipe(v.string(expected), v.check(test, expected));
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const dnsName = matching(DNS_SUBDOMAIN, "a DNS name (lower-case letters, digits, '-' and '.')");
+const dnsLabel = matching(DNS_LABEL, "a DNS label (lower-case letters, digits and '-', at most 63)");
+// Neither may start with '-': git would read it as an option.
+const gitRef = matching(/^[\w.][\w./-]*$/, "a git commit, tag or branch name");
+const gitUrl = matching(/^[^-]/, "a git repository URL or path (not starting with '-')");
+// The issuer is <url>/realms/<realm>: a path or a trailing slash would change it.
+const keycloakUrl = passing((s) => {
+  const url = URL.canParse(s) ? new URL(s) : undefined;
+  return (url?.protocol === "https:" || url?.protocol === "http:") && url.pathname === "/" && !s.endsWith("/");
+}, "an http(s) URL without a path or trailing slash");
+const ipAddress = passing((s) => isIP(s) !== 0, "an IP address such as 127.0.0.1");
+const urlPath = matching(/^\/[A-Za-z0-9._~\-/]*$/, "an absolute URL path such as /mcp");
+const pemCertificate = matching(/-----BEGIN CERTIFICATE-----/, "a PEM certificate");
+
+// `pulumi config set` stores "true"/"false" and numbers as strings (with --path it stores them typed).
+const boolean = v.pipe(
+  v.unknown(),
+  v.parseBoolean({ truthy: [true, "true"], falsy: [false, "false"] }, "true or false"),
+);
+const port = v.pipe(
+  v.unknown(),
+  v.transform((x) => (typeof x === "string" && /^\d+$/.test(x) ? Number(x) : x)),
+  v.custom<number>(
+    (n) => typeof n === "number" && Number.isInteger(n) && n >= 1 && n <= 65535,
+    "an integer port from 1 to 65535",
+  ),
+);
+
+/** One item alone, several as a list, none as undefined: how a problem shows the items at fault. */
+const oneOrAll = (items: string[]) => (items.length === 0 ? undefined : items.length === 1 ? items[0] : items);
+/** The repeated items, as a list even when one (or undefined when none). */
+function duplicatesIn(items: string[]): string[] | undefined {
+  const repeated = items.filter((item, i) => items.indexOf(item) !== i);
+  return repeated.length > 0 ? repeated : undefined;
 }
 
-export interface ClusterConfig {
-  mode: ClusterMode;
-  kind: KindClusterConfig;
-  /** For `existing`: kubeconfig contents or path (always a secret). */
-  kubeconfig?: pulumi.Output<string>;
-  context?: string;
-  /** Stable identity of the cluster so a re-read kubeconfig does not replace every resource. */
-  clusterIdentifier: string;
+/** A check that shows the part of the value at fault (the unknown names, not the whole list). */
+function showingFault<T>(faultIn: (value: T) => unknown, expected: string) {
+  return v.rawCheck<T>(({ dataset, addIssue }) => {
+    const fault = dataset.typed ? faultIn(dataset.value) : undefined;
+    if (fault !== undefined) addIssue({ message: expected, input: fault });
+  });
 }
 
-export interface McpServerConfig {
-  /** Start kubernetes-mcp-server on the host (true) or only register one the user runs. */
-  manage: boolean;
-  port: number;
-  /** Address the host process listens on (the cluster must reach it there). */
-  bindAddress: string;
-  /** Host name under which the cluster reaches the host (ExternalName, listener, route). */
-  host: string;
-  toolsets: string[];
-  toolPrefix: string;
-  /** Tools that get a Keycloak role (OIDC). */
-  tools: string[];
-  namespace: string;
-  /** Name of the HTTPRoute; with the namespace it is also the Keycloak client id. */
-  routeName: string;
-  serviceName: string;
-  serverName: string;
-  path: string;
+/** A list of known names, given as a YAML list or (as `pulumi config set` stores it) comma-separated. */
+function names(known: readonly string[], what: string) {
+  return v.pipe(
+    v.unknown(),
+    v.transform((x) => (typeof x === "string" ? x.split(",").map((s) => s.trim()) : x)),
+    v.custom<string[]>(
+      (x) => Array.isArray(x) && x.length > 0 && x.every((item) => typeof item === "string"),
+      `a non-empty list of ${what}`,
+    ),
+    showingFault(
+      (items: string[]) => oneOrAll(items.filter((i) => !known.includes(i))),
+      `${what} from: ${known.join(", ")}`,
+    ),
+    showingFault(duplicatesIn, `${what} without duplicates`),
+  );
 }
 
-export interface GatewayConfig {
+// ---- Groups ---------------------------------------------------------------------------------
+
+/** A group of fields: anything but an object is refused, and so is each unknown key. */
+function group<E extends v.ObjectEntries>(name: string, entries: E) {
+  // A misspelt key may be a misspelt secret: its value is never shown (see mayShow).
+  const unknownKey = v.never(`a known key of '${name}' (${Object.keys(entries).join(", ")})`);
+  return v.objectWithRest(entries, unknownKey, notAnObject(name));
+}
+
+/**
+ * A rule across the fields of one group, reported at field `at` with the value it returns. Like
+ * valibot's partialCheck it runs once the fields it reads are valid, whatever else is wrong, so one
+ * run lists every problem; unlike it, the problem shows a value of the rule's choosing.
+ */
+function rule<T extends Record<string, unknown>>(
+  reads: (keyof T & string)[],
+  at: keyof T & string,
+  broken: (value: T) => { value: unknown; expected: string } | undefined,
+) {
+  return v.rawCheck<T>(({ dataset, addIssue }) => {
+    // Skipped while the group itself (no path) or a field the rule reads has a problem.
+    if (dataset.issues?.some((i) => !i.path || reads.includes(i.path[0].key as keyof T & string))) return;
+    const value = dataset.value as T;
+    const problem = broken(value);
+    if (!problem) return;
+    const path: [v.ObjectPathItem] = [{ type: "object", origin: "value", input: value, key: at, value: value[at] }];
+    addIssue({ message: problem.expected, input: problem.value, path });
+  });
+}
+
+/** valibot reports a missing key with its object's message, so a required field with its own is a rule. */
+const required = <T extends Record<string, unknown>>(key: keyof T & string, expected: string) =>
+  rule<T>([key], key, (o) => (o[key] === undefined ? { value: undefined, expected } : undefined));
+
+const Release = v.optional(v.picklist(GATEWAY_RELEASES, oneOf(GATEWAY_RELEASES)), "kagenti");
+const DEFAULT_RELEASE = v.getDefault(Release);
+
+function clusterSchema(release: GatewayRelease) {
+  const fields = {
+    // A gateway checkout: repoUrl and ref default to gateway.release's repository and the commit it
+    // was checked against (components/gatewayRelease.ts). For kagenti that is the commit the guide
+    // was written at: local-env-setup installs cert-manager, Kuadrant and Keycloak, and its realm has
+    // no kubernetes-mcp client, roles or group yet, so the stack creates them as the guide does. From
+    // e0d3f99 on (the guide's merge fd2e9da included) the realm import has them: set
+    // keycloak.existingObjects to 'reference' with such a ref.
+    repoUrl: v.optional(gitUrl, RELEASE_FACTS[release].repoUrl),
+    ref: v.optional(gitRef, RELEASE_FACTS[release].ref),
+    /** Where the checkout lives; cloned when missing. */
+    dir: v.optional(text, ".mcp-gateway"),
+    /** Kind cluster name the gateway's Makefile creates. */
+    name: v.optional(dnsLabel, "mcp-gateway"),
+    /** For `existing`: kubeconfig contents or path (always a secret). */
+    kubeconfig: v.optional(text),
+    context: v.optional(text),
+    /** Stable identity of the cluster so a re-read kubeconfig does not replace every resource. */
+    clusterIdentifier: v.optional(text),
+  };
+  const kind = group("cluster", { mode: v.optional(v.literal("kind"), "kind"), ...fields });
+  const existing = v.pipe(
+    group("cluster", { mode: v.literal("existing"), ...fields }),
+    required(
+      "kubeconfig",
+      "a kubeconfig (contents or path) when cluster.mode is 'existing': pulumi config set --secret --path cluster.kubeconfig \"$(cat ~/.kube/config)\"",
+    ),
+  );
+  return v.pipe(
+    // The variant's one message serves a bad mode (the issue has its path) and a cluster that is no object.
+    v.variant("mode", [kind, existing], (issue) => (issue.path ? oneOf(CLUSTER_MODES) : notAnObject("cluster"))),
+    v.transform((c) => ({
+      mode: c.mode,
+      kind: { repoUrl: c.repoUrl, ref: c.ref, dir: c.dir, name: c.name },
+      kubeconfig: c.kubeconfig === undefined ? undefined : pulumi.secret(c.kubeconfig),
+      context: c.context,
+      clusterIdentifier:
+        c.clusterIdentifier ?? (c.mode === "kind" ? `kind-${c.name}` : (c.context ?? "existing-cluster")),
+    })),
+  );
+}
+
+function mcpServerSchema(release: GatewayRelease) {
+  const { prefixPattern } = RELEASE_FACTS[release];
+  return v.pipe(
+    group("mcpServer", {
+      /** Start kubernetes-mcp-server on the host (true) or only register one the user runs. */
+      manage: v.optional(boolean, true),
+      port: v.optional(port, 9999),
+      // Kind's pods reach the host through the container network, not loopback. Without a token the
+      // server acts with the kubeconfig's power: on a shared network set the container bridge address.
+      bindAddress: v.optional(ipAddress, "0.0.0.0"),
+      /** Host name under which the cluster reaches the host (ExternalName, listener, route). */
+      host: v.optional(dnsName, "host.containers.internal"),
+      toolsets: v.optional(names(KNOWN_TOOLSETS, "toolset names"), () => [...GUIDE_TOOLSETS]),
+      toolPrefix: v.optional(
+        v.pipe(
+          matching(/^[a-z0-9_]+$/, "lower-case letters, digits and '_'"),
+          v.check(
+            (prefix) => prefixPattern?.test(prefix) ?? true,
+            `a prefix matching ${prefixPattern?.source} (gateway.release ${release}'s MCPServerRegistration)`,
+          ),
+        ),
+        "kube_",
+      ),
+      /** Tools that get a Keycloak role (OIDC). */
+      tools: v.optional(names(KNOWN_TOOLS, "tool names"), () => [...GUIDE_TOOLS]),
+      namespace: v.optional(dnsLabel, "mcp-test"),
+      /** Name of the HTTPRoute; with the namespace it is also the Keycloak client id. */
+      routeName: v.optional(dnsName, "kubernetes-mcp"),
+      serviceName: v.optional(dnsLabel, "kubernetes-mcp-external"),
+      serverName: v.optional(dnsName, "kubernetes-mcp-server"),
+      path: v.optional(urlPath, "/mcp"),
+    }),
+    // A role for a tool the server does not serve with these toolsets would grant nothing.
+    rule(["tools", "toolsets"], "tools", ({ tools, toolsets }) => {
+      const unserved = tools.filter((t) => !toolsetsServing(t).some((ts) => toolsets.includes(ts)));
+      if (unserved.length === 0) return undefined;
+      const add = [...new Set(unserved.flatMap(toolsetsServing))].join(" or ");
+      return {
+        value: oneOrAll(unserved),
+        expected: `tools the server serves with mcpServer.toolsets (${toolsets.join(",")}); add the toolset ${add} or drop the tool`,
+      };
+    }),
+  );
+}
+
+const Gateway = group("gateway", {
   /** Which MCP Gateway the stack registers with (components/gatewayRelease.ts). */
-  release: GatewayRelease;
-  name: string;
-  namespace: string;
-  listenerName: string;
-  listenerPort: number;
+  release: Release,
+  name: v.optional(dnsName, "mcp-gateway"),
+  namespace: v.optional(dnsLabel, "gateway-system"),
+  listenerName: v.optional(dnsName, "kubernetes-mcp"),
+  listenerPort: v.optional(port, 8080),
   /** Public host and port of the gateway as seen from the user's machine. */
-  publicHost: string;
-  publicPort: number;
+  publicHost: v.optional(dnsName, "mcp.127-0-0-1.sslip.io"),
+  publicPort: v.optional(port, 8001),
+});
+
+function keycloakSchema(release: GatewayRelease) {
+  return v.pipe(
+    group("keycloak", {
+      url: v.optional(keycloakUrl, "https://keycloak.127-0-0-1.sslip.io:8002"),
+      realm: v.optional(dnsLabel, "mcp"),
+      adminUser: v.optional(text, "admin"),
+      adminPassword: v.optional(text),
+      tlsInsecureSkipVerify: v.optional(boolean, false),
+      rootCaCertificate: v.optional(pemCertificate),
+      // A realm import that holds the client, roles and group is adopted, not created (409 otherwise).
+      existingObjects: v.optional(
+        v.picklist(KEYCLOAK_OBJECT_MODES, oneOf(KEYCLOAK_OBJECT_MODES)),
+        RELEASE_FACTS[release].realmHoldsToolAccess ? "reference" : "create",
+      ),
+      group: v.optional(text, "engineering"),
+      username: v.optional(text, "mcp"),
+    }),
+    required(
+      "adminPassword",
+      "the Keycloak admin password when useCase is 'oidc': pulumi config set --secret --path keycloak.adminPassword <password>",
+    ),
+    rule(["tlsInsecureSkipVerify", "rootCaCertificate"], "tlsInsecureSkipVerify", (k) =>
+      k.tlsInsecureSkipVerify && k.rootCaCertificate !== undefined
+        ? {
+            value: k.tlsInsecureSkipVerify,
+            expected: "false when keycloak.rootCaCertificate is set (verify against the CA instead)",
+          }
+        : undefined,
+    ),
+    // Runs only without problems, so the password is set (required above).
+    v.transform((k) => ({ ...k, adminPassword: pulumi.secret(k.adminPassword ?? "") })),
+  );
 }
 
-export interface KeycloakConfig {
-  url: string;
-  realm: string;
-  adminUser: string;
-  adminPassword: pulumi.Output<string>;
-  tlsInsecureSkipVerify: boolean;
-  rootCaCertificate?: string;
-  existingObjects: KeycloakObjectMode;
-  group: string;
-  username: string;
+const Oidc = v.pipe(
+  group("oidc", {
+    clusterRole: v.optional(dnsName, "cluster-admin"),
+    /** The policy pack refuses a binding to cluster-admin unless this is true. */
+    allowClusterAdmin: v.optional(boolean, true),
+    /** Secret (in Authorino's namespace) with the gateway client's Basic credentials for the exchange. */
+    tokenExchangeSecret: v.optional(dnsName, "token-exchange"),
+  }),
+  rule(["clusterRole", "allowClusterAdmin"], "clusterRole", (o) =>
+    o.clusterRole === "cluster-admin" && !o.allowClusterAdmin
+      ? {
+          value: o.clusterRole,
+          expected: "a ClusterRole other than cluster-admin while oidc.allowClusterAdmin is false",
+        }
+      : undefined,
+  ),
+);
+
+/** A group only oidc reads: in no-auth it must still be an object, and is dropped. */
+const unread = (name: string) =>
+  v.optional(
+    v.pipe(
+      v.looseObject({}, notAnObject(name)),
+      v.transform(() => undefined),
+    ),
+  );
+
+/** The whole config; a release picks some defaults and the tool prefix's pattern. */
+function stackSchema(release: GatewayRelease) {
+  const topLevel = <E extends v.ObjectEntries>(entries: E) =>
+    v.objectWithRest(entries, v.never(`one of the keys ${Object.keys(entries).join(", ")}`));
+  const cluster = v.optional(clusterSchema(release), {});
+  const mcpServer = v.optional(mcpServerSchema(release), {});
+  const gateway = v.optional(Gateway, {});
+  // The use case picks the shape: keycloak and oidc are read (and the admin password required) only for oidc.
+  return v.variant(
+    "useCase",
+    [
+      topLevel({
+        useCase: v.optional(v.literal("no-auth"), "no-auth"),
+        cluster,
+        mcpServer,
+        gateway,
+        keycloak: unread("keycloak"),
+        oidc: unread("oidc"),
+      }),
+      topLevel({
+        useCase: v.literal("oidc"),
+        cluster,
+        mcpServer,
+        gateway,
+        keycloak: v.optional(keycloakSchema(release), {}),
+        oidc: v.optional(Oidc, {}),
+      }),
+    ],
+    oneOf(USE_CASES),
+  );
 }
 
-export interface OidcConfig {
-  clusterRole: string;
-  /** The policy pack refuses a binding to cluster-admin unless this is true. */
-  allowClusterAdmin: boolean;
-  /** Secret (in Authorino's namespace) with the gateway client's Basic credentials for the exchange. */
-  tokenExchangeSecret: string;
-}
+export type StackConfig = v.InferOutput<ReturnType<typeof stackSchema>>;
+export type ClusterConfig = StackConfig["cluster"];
+export type KindClusterConfig = ClusterConfig["kind"];
+export type McpServerConfig = StackConfig["mcpServer"];
+export type GatewayConfig = StackConfig["gateway"];
+export type KeycloakConfig = v.InferOutput<ReturnType<typeof keycloakSchema>>;
+export type OidcConfig = v.InferOutput<typeof Oidc>;
 
-export interface StackConfig {
-  useCase: UseCase;
-  cluster: ClusterConfig;
-  mcpServer: McpServerConfig;
-  gateway: GatewayConfig;
-  /** Present only when useCase is `oidc`. */
-  keycloak?: KeycloakConfig;
-  oidc?: OidcConfig;
-}
+/** Top-level config keys (each an object except `useCase`). */
+export const CONFIG_KEYS = Object.keys(stackSchema(DEFAULT_RELEASE).options[0].entries);
 
-/** The defaults reproduce the guide. Pulumi.yaml declares the same values (a test keeps them equal). */
-export const DEFAULTS = {
-  useCase: "no-auth" as UseCase,
-  cluster: {
-    mode: "kind" as ClusterMode,
-    // repoUrl and ref follow gateway.release (components/gatewayRelease.ts). For kagenti the ref is
-    // the commit the guide was written at: local-env-setup installs cert-manager, Kuadrant and
-    // Keycloak, and its realm has no kubernetes-mcp client, roles or group yet, so the stack
-    // creates them as the guide does. From e0d3f99 on (the guide's merge fd2e9da included) the
-    // realm import has them: set keycloak.existingObjects to 'reference' with such a ref.
-    dir: ".mcp-gateway",
-    name: "mcp-gateway",
-  },
-  mcpServer: {
-    manage: true,
-    port: 9999,
-    // Kind's pods reach the host through the container network, not loopback. Without a token the
-    // server acts with the kubeconfig's power: on a shared network set the container bridge address.
-    bindAddress: "0.0.0.0",
-    host: "host.containers.internal",
-    toolsets: [...GUIDE_TOOLSETS] as string[],
-    toolPrefix: "kube_",
-    tools: [...GUIDE_TOOLS] as string[],
-    namespace: "mcp-test",
-    routeName: "kubernetes-mcp",
-    serviceName: "kubernetes-mcp-external",
-    serverName: "kubernetes-mcp-server",
-    path: "/mcp",
-  },
-  gateway: {
-    release: "kagenti" as GatewayRelease,
-    name: "mcp-gateway",
-    namespace: "gateway-system",
-    listenerName: "kubernetes-mcp",
-    listenerPort: 8080,
-    publicHost: "mcp.127-0-0-1.sslip.io",
-    publicPort: 8001,
-  },
-  keycloak: {
-    url: "https://keycloak.127-0-0-1.sslip.io:8002",
-    realm: "mcp",
-    adminUser: "admin",
-    tlsInsecureSkipVerify: false,
-    group: "engineering",
-    username: "mcp",
-  },
-  oidc: {
-    clusterRole: "cluster-admin",
-    allowClusterAdmin: true,
-    tokenExchangeSecret: "token-exchange",
-  },
-};
+// ---- Reading --------------------------------------------------------------------------------
 
 /** The realm's issuer as tokens name it (`iss`): the AuthPolicy's jwt.issuerUrl, the binding's prefix. */
 export function issuerUrl(kc: Pick<KeycloakConfig, "url" | "realm">): string {
   return `${kc.url}/realms/${kc.realm}`;
 }
-
-/** Top-level config keys (each an object except `useCase`). */
-export const CONFIG_KEYS = ["useCase", "cluster", "mcpServer", "gateway", "keycloak", "oidc"] as const;
 
 /** Raw config as the engine hands it over: this project's values by key (objects parsed). */
 export interface RawConfig {
@@ -182,302 +369,38 @@ export class ConfigError extends Error {
   }
 }
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
-/** Collects problems while reading one config object; each reader returns a typed value. */
-class Reader {
-  constructor(
-    private readonly problems: string[],
-    private readonly group: string,
-    private readonly obj: Record<string, unknown>,
-    allowed: readonly string[],
-  ) {
-    for (const key of Object.keys(obj)) {
-      if (!allowed.includes(key)) {
-        // A misspelt key may be a misspelt secret (keycloak.adminPasword): never print its value.
-        this.problems.push(
-          `${PROJECT}:${group}.${key} = ${HIDDEN}: expected a known key of '${group}' (${allowed.join(", ")})`,
-        );
-      }
-    }
-  }
-
-  fail(key: string, value: unknown, expected: string): void {
-    const secret = value !== undefined && SECRET_FIELDS.includes(`${this.group}.${key}`);
-    const shown = secret ? HIDDEN : show(value);
-    this.problems.push(`${PROJECT}:${this.group}.${key} = ${shown}: expected ${expected}`);
-  }
-
-  has(key: string): boolean {
-    return this.obj[key] !== undefined;
-  }
-
-  string(key: string, def: string, check?: (v: string) => string | undefined): string {
-    const v = this.obj[key];
-    if (v === undefined) return def;
-    if (typeof v !== "string" || v === "") {
-      this.fail(key, v, "a non-empty string");
-      return def;
-    }
-    const expected = check?.(v);
-    if (expected) this.fail(key, v, expected);
-    return v;
-  }
-
-  optionalString(key: string, check?: (v: string) => string | undefined): string | undefined {
-    return this.has(key) ? this.string(key, "", check) : undefined;
-  }
-
-  oneOf<T extends string>(key: string, def: T, options: readonly T[]): T {
-    const v = this.string(key, def, (s) => (options.includes(s as T) ? undefined : `one of ${options.join(", ")}`));
-    return options.includes(v as T) ? (v as T) : def;
-  }
-
-  boolean(key: string, def: boolean): boolean {
-    const v = this.obj[key];
-    if (v === undefined) return def;
-    if (typeof v === "boolean") return v;
-    if (v === "true" || v === "false") return v === "true";
-    this.fail(key, v, "true or false");
-    return def;
-  }
-
-  port(key: string, def: number): number {
-    const v = this.obj[key];
-    if (v === undefined) return def;
-    const n = typeof v === "string" && /^\d+$/.test(v) ? Number(v) : v;
-    if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > 65535) {
-      this.fail(key, v, "an integer port from 1 to 65535");
-      return def;
-    }
-    return n;
-  }
-
-  list(key: string, def: string[], known: readonly string[], what: string): string[] {
-    const v = this.obj[key];
-    if (v === undefined) return def;
-    const items = typeof v === "string" ? v.split(",").map((s) => s.trim()) : v;
-    if (!Array.isArray(items) || items.length === 0 || !items.every((i) => typeof i === "string")) {
-      this.fail(key, v, `a non-empty list of ${what}`);
-      return def;
-    }
-    const unknown = items.filter((i) => !known.includes(i));
-    if (unknown.length > 0) {
-      this.fail(key, unknown.length === 1 ? unknown[0] : unknown, `${what} from: ${known.join(", ")}`);
-    }
-    const duplicates = items.filter((i, idx) => items.indexOf(i) !== idx);
-    if (duplicates.length > 0) this.fail(key, duplicates, `${what} without duplicates`);
-    return items as string[];
-  }
-}
-
-/** Fields whose values are secrets: an error names them but never prints their value. */
-const SECRET_FIELDS = ["cluster.kubeconfig", "keycloak.adminPassword"];
-const HIDDEN = "(value not shown)";
-
 function show(value: unknown): string {
   return typeof value === "string" ? `'${value}'` : JSON.stringify(value);
 }
 
-const dnsName = (v: string) =>
-  DNS_SUBDOMAIN.test(v) ? undefined : "a DNS name (lower-case letters, digits, '-' and '.')";
-const dnsLabel = (v: string) =>
-  DNS_LABEL.test(v) ? undefined : "a DNS label (lower-case letters, digits and '-', at most 63)";
-const httpsUrl = (v: string) => {
-  try {
-    const u = new URL(v);
-    if (u.protocol !== "https:" && u.protocol !== "http:") return "an http(s) URL";
-    if (u.pathname !== "/" || v.endsWith("/")) return "an http(s) URL without a path or trailing slash";
-    return undefined;
-  } catch {
-    return "an http(s) URL";
-  }
-};
-const ipAddress = (v: string) => (isIP(v) ? undefined : "an IP address such as 127.0.0.1");
-const toolPrefix = (v: string) => (/^[a-z0-9_]+$/.test(v) ? undefined : "lower-case letters, digits and '_'");
-const urlPath = (v: string) => (/^\/[A-Za-z0-9._~\-/]*$/.test(v) ? undefined : "an absolute URL path such as /mcp");
-// Neither may start with '-': git would read it as an option.
-const gitRef = (v: string) => (/^[\w.][\w./-]*$/.test(v) ? undefined : "a git commit, tag or branch name");
-const gitUrl = (v: string) => (v.startsWith("-") ? "a git repository URL or path (not starting with '-')" : undefined);
-const pem = (v: string) => (v.includes("-----BEGIN CERTIFICATE-----") ? undefined : "a PEM certificate");
+/**
+ * Whether a problem may print its value: never a secret field's, nor an unknown key's (a misspelt
+ * key may be a misspelt secret), nor a whole group's (it may hold a secret). An unset value
+ * reveals nothing.
+ */
+function mayShow(issue: v.BaseIssue<unknown>, path: string[]): boolean {
+  if (issue.type === "never") return false;
+  if (path.length === 1 && path[0] !== "useCase") return false;
+  return !SECRET_FIELDS.includes(path.join(".")) || issue.input === undefined;
+}
 
-function objectAt(problems: string[], values: RawConfig["values"], key: string): Record<string, unknown> {
-  const v = values[key];
-  if (v === undefined) return {};
-  if (typeof v === "object" && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
-  problems.push(
-    `${PROJECT}:${key} = ${HIDDEN}: expected an object (set its fields with 'pulumi config set --path ${key}.<field>')`,
-  );
-  return {};
+function problemOf(issue: v.BaseIssue<unknown>): string {
+  const path = (issue.path ?? []).map((item) => String(item.key));
+  const value = mayShow(issue, path) ? show(issue.input) : HIDDEN;
+  return `${PROJECT}:${path.join(".")} = ${value}: expected ${issue.message}`;
+}
+
+/** gateway.release picks some defaults, so it is read first; a bad one is reported by the full parse. */
+function releaseOf(values: RawConfig["values"]): GatewayRelease {
+  const gateway = v.safeParse(v.looseObject({ release: Release }), values.gateway ?? {});
+  return gateway.success ? gateway.output.release : DEFAULT_RELEASE;
 }
 
 /** Validates raw config (no I/O). Throws one ConfigError listing every problem. */
 export function parseStackConfig(raw: RawConfig): StackConfig {
-  const problems: string[] = [];
-  const values = raw.values;
-  for (const key of Object.keys(values)) {
-    if (!(CONFIG_KEYS as readonly string[]).includes(key)) {
-      problems.push(`${PROJECT}:${key} = ${HIDDEN}: expected one of the keys ${CONFIG_KEYS.join(", ")}`);
-    }
-  }
-
-  const useCaseRaw = values.useCase ?? DEFAULTS.useCase;
-  let useCase: UseCase = DEFAULTS.useCase;
-  if (typeof useCaseRaw === "string" && (USE_CASES as readonly string[]).includes(useCaseRaw)) {
-    useCase = useCaseRaw as UseCase;
-  } else {
-    problems.push(`${PROJECT}:useCase = ${show(useCaseRaw)}: expected one of ${USE_CASES.join(", ")}`);
-  }
-
-  const g = new Reader(problems, "gateway", objectAt(problems, values, "gateway"), Object.keys(DEFAULTS.gateway));
-  const gd = DEFAULTS.gateway;
-  const gateway: GatewayConfig = {
-    release: g.oneOf("release", gd.release, GATEWAY_RELEASES),
-    name: g.string("name", gd.name, dnsName),
-    namespace: g.string("namespace", gd.namespace, dnsLabel),
-    listenerName: g.string("listenerName", gd.listenerName, dnsName),
-    listenerPort: g.port("listenerPort", gd.listenerPort),
-    publicHost: g.string("publicHost", gd.publicHost, dnsName),
-    publicPort: g.port("publicPort", gd.publicPort),
-  };
-  const release = RELEASE_FACTS[gateway.release];
-
-  const c = new Reader(problems, "cluster", objectAt(problems, values, "cluster"), [
-    "mode",
-    "repoUrl",
-    "ref",
-    "dir",
-    "name",
-    "kubeconfig",
-    "context",
-    "clusterIdentifier",
-  ]);
-  const mode = c.oneOf("mode", DEFAULTS.cluster.mode, CLUSTER_MODES);
-  const kind: KindClusterConfig = {
-    repoUrl: c.string("repoUrl", release.repoUrl, gitUrl),
-    ref: c.string("ref", release.ref, gitRef),
-    dir: c.string("dir", DEFAULTS.cluster.dir),
-    name: c.string("name", DEFAULTS.cluster.name, dnsLabel),
-  };
-  const kubeconfig = c.optionalString("kubeconfig");
-  const context = c.optionalString("context");
-  if (mode === "existing" && kubeconfig === undefined) {
-    c.fail(
-      "kubeconfig",
-      undefined,
-      "a kubeconfig (contents or path) when cluster.mode is 'existing': pulumi config set --secret --path cluster.kubeconfig \"$(cat ~/.kube/config)\"",
-    );
-  }
-  const cluster: ClusterConfig = {
-    mode,
-    kind,
-    kubeconfig: kubeconfig === undefined ? undefined : pulumi.secret(kubeconfig),
-    context,
-    clusterIdentifier: c.string(
-      "clusterIdentifier",
-      mode === "kind" ? `kind-${kind.name}` : (context ?? "existing-cluster"),
-    ),
-  };
-
-  const m = new Reader(problems, "mcpServer", objectAt(problems, values, "mcpServer"), Object.keys(DEFAULTS.mcpServer));
-  const d = DEFAULTS.mcpServer;
-  const mcpServer: McpServerConfig = {
-    manage: m.boolean("manage", d.manage),
-    port: m.port("port", d.port),
-    bindAddress: m.string("bindAddress", d.bindAddress, ipAddress),
-    host: m.string("host", d.host, dnsName),
-    toolsets: m.list("toolsets", d.toolsets, KNOWN_TOOLSETS, "toolset names"),
-    toolPrefix: m.string("toolPrefix", d.toolPrefix, toolPrefix),
-    tools: m.list("tools", d.tools, KNOWN_TOOLS, "tool names"),
-    namespace: m.string("namespace", d.namespace, dnsLabel),
-    routeName: m.string("routeName", d.routeName, dnsName),
-    serviceName: m.string("serviceName", d.serviceName, dnsLabel),
-    serverName: m.string("serverName", d.serverName, dnsName),
-    path: m.string("path", d.path, urlPath),
-  };
-  if (release.prefixPattern && !release.prefixPattern.test(mcpServer.toolPrefix)) {
-    m.fail(
-      "toolPrefix",
-      mcpServer.toolPrefix,
-      `a prefix matching ${release.prefixPattern.source} (gateway.release ${gateway.release}'s MCPServerRegistration)`,
-    );
-  }
-  // A role for a tool the server does not serve with these toolsets would grant nothing.
-  const toolsetsKnown = mcpServer.toolsets.every((ts) => KNOWN_TOOLSETS.includes(ts));
-  const unserved = mcpServer.tools.filter(
-    (t) =>
-      toolsetsKnown && KNOWN_TOOLS.includes(t) && !toolsetsServing(t).some((ts) => mcpServer.toolsets.includes(ts)),
-  );
-  if (unserved.length > 0) {
-    m.fail(
-      "tools",
-      unserved.length === 1 ? unserved[0] : unserved,
-      `tools the server serves with mcpServer.toolsets (${mcpServer.toolsets.join(",")}); add the toolset ${[...new Set(unserved.flatMap(toolsetsServing))].join(" or ")} or drop the tool`,
-    );
-  }
-
-  const keycloakRaw = objectAt(problems, values, "keycloak");
-  const oidcRaw = objectAt(problems, values, "oidc");
-  let keycloak: KeycloakConfig | undefined;
-  let oidc: OidcConfig | undefined;
-  if (useCase === "oidc") {
-    const k = new Reader(problems, "keycloak", keycloakRaw, [
-      ...Object.keys(DEFAULTS.keycloak),
-      "existingObjects",
-      "adminPassword",
-      "rootCaCertificate",
-    ]);
-    const kd = DEFAULTS.keycloak;
-    const password = k.optionalString("adminPassword");
-    if (password === undefined) {
-      k.fail(
-        "adminPassword",
-        undefined,
-        "the Keycloak admin password when useCase is 'oidc': pulumi config set --secret --path keycloak.adminPassword <password>",
-      );
-    }
-    keycloak = {
-      url: k.string("url", kd.url, httpsUrl),
-      realm: k.string("realm", kd.realm, dnsLabel),
-      adminUser: k.string("adminUser", kd.adminUser),
-      adminPassword: pulumi.secret(password ?? ""),
-      tlsInsecureSkipVerify: k.boolean("tlsInsecureSkipVerify", kd.tlsInsecureSkipVerify),
-      rootCaCertificate: k.optionalString("rootCaCertificate", pem),
-      // A realm import that holds the client, roles and group is adopted, not created (409 otherwise).
-      existingObjects: k.oneOf(
-        "existingObjects",
-        release.realmHoldsToolAccess ? "reference" : "create",
-        KEYCLOAK_OBJECT_MODES,
-      ),
-      group: k.string("group", kd.group),
-      username: k.string("username", kd.username),
-    };
-    if (keycloak.tlsInsecureSkipVerify && keycloak.rootCaCertificate !== undefined) {
-      k.fail(
-        "tlsInsecureSkipVerify",
-        true,
-        "false when keycloak.rootCaCertificate is set (verify against the CA instead)",
-      );
-    }
-    const o = new Reader(problems, "oidc", oidcRaw, Object.keys(DEFAULTS.oidc));
-    const od = DEFAULTS.oidc;
-    oidc = {
-      clusterRole: o.string("clusterRole", od.clusterRole, dnsName),
-      allowClusterAdmin: o.boolean("allowClusterAdmin", od.allowClusterAdmin),
-      tokenExchangeSecret: o.string("tokenExchangeSecret", od.tokenExchangeSecret, dnsName),
-    };
-    if (oidc.clusterRole === "cluster-admin" && !oidc.allowClusterAdmin) {
-      o.fail(
-        "clusterRole",
-        oidc.clusterRole,
-        "a ClusterRole other than cluster-admin while oidc.allowClusterAdmin is false",
-      );
-    }
-  }
-
-  if (problems.length > 0) throw new ConfigError(problems);
-  return { useCase, cluster, mcpServer, gateway, keycloak, oidc };
+  const result = v.safeParse(stackSchema(releaseOf(raw.values)), raw.values);
+  if (!result.success) throw new ConfigError(result.issues.map(problemOf));
+  return result.output;
 }
 
 /** Reads this project's config from the Pulumi engine and validates it. */

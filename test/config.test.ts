@@ -3,8 +3,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { ConfigError, DEFAULTS, loadStackConfig, parseStackConfig } from "../stacks/config";
-import { GUIDE_TOOLS } from "../components/tools";
+import { ConfigError, loadStackConfig, parseStackConfig } from "../stacks/config";
 import { guideKeycloak } from "./support/guide";
 import { REPO_ROOT } from "./support/pulumiHarness";
 
@@ -223,17 +222,6 @@ describe("config validation", () => {
 });
 
 describe("config sources", () => {
-  it("declares in Pulumi.yaml the same typed defaults that stacks/config.ts applies", () => {
-    const project = parse(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.yaml"), "utf8"));
-    const declared = project.config;
-    expect(declared.useCase).toMatchObject({ type: "string", default: DEFAULTS.useCase });
-    for (const group of ["cluster", "mcpServer", "gateway", "keycloak", "oidc"] as const) {
-      expect(declared[group].type, group).toBe("object");
-      expect(declared[group].default, group).toEqual(DEFAULTS[group]);
-    }
-    expect(declared.mcpServer.default.tools).toEqual([...GUIDE_TOOLS]);
-  });
-
   it("keeps the dev stack file free of secrets and valid", () => {
     const text = fs.readFileSync(path.join(REPO_ROOT, "Pulumi.dev.yaml"), "utf8");
     expect(text).not.toMatch(/^\s*(adminPassword|kubeconfig):|secure:/m);

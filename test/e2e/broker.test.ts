@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { registrationIsRoutable } from "../../policy/rules";
-import { DEFAULTS } from "../../stacks/config";
+import { parseStackConfig } from "../../stacks/config";
 import { asSeen, brokenRegistrations, type Manifest } from "../support/brokenRegistrations";
 import { scratchStack, type Scratch } from "./engine";
 import { BROKER_CONFIG, startGateway, type Gateway } from "./gateway";
@@ -60,7 +60,7 @@ beforeAll(async () => {
   // The broker reaches the server by the route's ExternalName: a name that resolves to loopback here.
   await s.stack.setConfig("mcpServer.host", { value: "localhost" }, true);
   expect((await s.stack.up()).summary.result).toBe("succeeded");
-  gateway = await startGateway(apiServer, TAG, DEFAULTS.gateway.publicHost);
+  gateway = await startGateway(apiServer, TAG, parseStackConfig({ values: {} }).gateway.publicHost);
 });
 
 afterAll(async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { DEFAULTS } from "../../stacks/config";
+import { parseStackConfig } from "../../stacks/config";
 import { scratchStack, type Scratch } from "./engine";
 import { startKuadrantGateway } from "./gateway";
 import { callTool, listTools } from "./mcp";
@@ -17,6 +17,7 @@ let s: Scratch;
 let port: number;
 let gateway: Awaited<ReturnType<typeof startKuadrantGateway>>;
 let brokerUrl = "";
+const defaults = parseStackConfig({ values: {} }).gateway;
 
 async function ready(): Promise<{ status: string; message: string } | undefined> {
   const conditions = (await apiServer.kube.get(REGISTRATION)).json.status?.conditions ?? [];
@@ -34,8 +35,8 @@ beforeAll(async () => {
   expect((await s.stack.up()).summary.result).toBe("succeeded");
   gateway = await startKuadrantGateway(apiServer, {
     route: { namespace: "mcp-test", name: "kubernetes-mcp" },
-    gateway: { namespace: DEFAULTS.gateway.namespace, name: DEFAULTS.gateway.name },
-    publicHost: DEFAULTS.gateway.publicHost,
+    gateway: { namespace: defaults.namespace, name: defaults.name },
+    publicHost: defaults.publicHost,
   });
 });
 
