@@ -5,7 +5,8 @@
  * allowed, before any resource is declared. Secrets (the Keycloak admin password, a
  * kubeconfig) leave this module only as Pulumi secret Outputs.
  *
- * The defaults in the schema below reproduce ../shared/reference/kubernetes-mcp-server-guide.md.
+ * The schema below is the one place values default; they reproduce
+ * ../shared/reference/kubernetes-mcp-server-guide.md.
  *
  * Why valibot (not zod): every check takes its own message, which is exactly our "expected
  * <what is allowed>"; objectWithRest reports each unknown key as its own issue; a variant names
@@ -408,7 +409,8 @@ export function loadStackConfig(): StackConfig {
   const values: Record<string, unknown> = {};
   for (const [fullKey, text] of Object.entries(pulumi.runtime.allConfig())) {
     const [project, key] = fullKey.split(":", 2);
-    if (project !== PROJECT || key === undefined) continue;
+    // Pulumi.yaml declares every key with an empty default; the schema fills an unset one.
+    if (project !== PROJECT || key === undefined || text === "") continue;
     values[key] = parseConfigText(text);
   }
   try {

@@ -3,7 +3,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { ConfigError, loadStackConfig, parseStackConfig } from "../stacks/config";
+import { CONFIG_KEYS, ConfigError, loadStackConfig, parseStackConfig, PROJECT } from "../stacks/config";
 import { guideKeycloak } from "./support/guide";
 import { REPO_ROOT } from "./support/pulumiHarness";
 
@@ -222,6 +222,37 @@ describe("config validation", () => {
 });
 
 describe("config sources", () => {
+  it("declares in Pulumi.yaml exactly the schema's keys, typed, described and with empty defaults", () => {
+    // The schema is the one place values default; Pulumi refuses a stack that leaves a declared key
+    // without a default unset, so each is declared with an empty one.
+    const declared = parse(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.yaml"), "utf8")).config;
+    expect(Object.keys(declared)).toEqual(CONFIG_KEYS);
+    for (const key of CONFIG_KEYS) {
+      const { type, description, default: empty, ...rest } = declared[key];
+      expect(rest, key).toEqual({});
+      expect(description, key).toEqual(expect.any(String));
+      expect({ type, default: empty }, key).toEqual(
+        key === "useCase" ? { type: "string", default: "" } : { type: "object", default: {} },
+      );
+    }
+  });
+
+  it("sets in the dev stack file only what differs from the defaults", () => {
+    const dev = parse(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.dev.yaml"), "utf8")).config as Record<string, any>;
+    const defaults: Record<string, any> = parseStackConfig({
+      values: { useCase: "oidc", keycloak: { adminPassword: "x" } },
+    });
+    expect(Object.keys(dev).length).toBeGreaterThan(0);
+    for (const [fullKey, value] of Object.entries(dev)) {
+      const key = fullKey.split(":")[1];
+      if (typeof value !== "object") expect(value, key).not.toEqual(defaults[key]);
+      // cluster's checkout fields (repoUrl, ref, dir, name) come back under cluster.kind.
+      else
+        for (const [field, v] of Object.entries(value))
+          expect(v, `${key}.${field}`).not.toEqual(defaults[key][field] ?? defaults[key].kind?.[field]);
+    }
+  });
+
   it("keeps the dev stack file free of secrets and valid", () => {
     const text = fs.readFileSync(path.join(REPO_ROOT, "Pulumi.dev.yaml"), "utf8");
     expect(text).not.toMatch(/^\s*(adminPassword|kubeconfig):|secure:/m);
@@ -256,5 +287,15 @@ describe("config sources", () => {
     const cfg = loadStackConfig();
     expect(cfg.useCase).toBe("oidc");
     await expect(pulumi.isSecret(cfg.keycloak!.adminPassword)).resolves.toBe(true);
+  });
+
+  it("takes the empty defaults Pulumi.yaml declares as unset", async () => {
+    await pulumi.runtime.setMocks({ newResource: () => ({ id: "x", state: {} }), call: () => ({}) }, PROJECT, "dev");
+    pulumi.runtime.setAllConfig({
+      "mcp-gateway-stack:useCase": "",
+      "mcp-gateway-stack:cluster": "{}",
+      "mcp-gateway-stack:keycloak": JSON.stringify({ tlsInsecureSkipVerify: true }),
+    });
+    expect(loadStackConfig()).toMatchObject({ useCase: "no-auth", cluster: { mode: "kind" } });
   });
 });
