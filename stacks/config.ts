@@ -355,6 +355,8 @@ export function issuerUrl(kc: Pick<KeycloakConfig, "url" | "realm">): string {
 /** Raw config as the engine hands it over: this project's values by key (objects parsed). */
 export interface RawConfig {
   values: Partial<Record<string, unknown>>;
+  /** Keys the engine marks secret: their values are never shown, and must be keys that hold a secret field. */
+  secretKeys?: readonly string[];
 }
 
 /** "<title> (N problems):" and one indented line per problem: the config's and the preflight's errors. */
@@ -375,19 +377,20 @@ function show(value: unknown): string {
 }
 
 /**
- * Whether a problem may print its value: never a secret field's, nor an unknown key's (a misspelt
- * key may be a misspelt secret), nor a whole group's (it may hold a secret). An unset value
- * reveals nothing.
+ * Whether a problem may print its value: never a secret field's, nor any under a key the engine
+ * marks secret, nor an unknown key's (a misspelt key may be a misspelt secret), nor a whole
+ * group's (it may hold a secret). An unset value reveals nothing.
  */
-function mayShow(issue: v.BaseIssue<unknown>, path: string[]): boolean {
+function mayShow(issue: v.BaseIssue<unknown>, path: string[], secretKeys: readonly string[]): boolean {
   if (issue.type === "never") return false;
   if (path.length === 1 && path[0] !== "useCase") return false;
-  return !SECRET_FIELDS.includes(path.join(".")) || issue.input === undefined;
+  const secret = SECRET_FIELDS.includes(path.join(".")) || secretKeys.includes(path[0]);
+  return !secret || issue.input === undefined;
 }
 
-function problemOf(issue: v.BaseIssue<unknown>): string {
+function problemOf(issue: v.BaseIssue<unknown>, secretKeys: readonly string[]): string {
   const path = (issue.path ?? []).map((item) => String(item.key));
-  const value = mayShow(issue, path) ? show(issue.input) : HIDDEN;
+  const value = mayShow(issue, path, secretKeys) ? show(issue.input) : HIDDEN;
   return `${PROJECT}:${path.join(".")} = ${value}: expected ${issue.message}`;
 }
 
@@ -399,22 +402,39 @@ function releaseOf(values: RawConfig["values"]): GatewayRelease {
 
 /** Validates raw config (no I/O). Throws one ConfigError listing every problem. */
 export function parseStackConfig(raw: RawConfig): StackConfig {
+  const secretKeys = raw.secretKeys ?? [];
+  // Values of a key without a secret field become resource inputs and outputs in clear text.
+  const unkeptSecrets = secretKeys.filter(
+    (key) => CONFIG_KEYS.includes(key) && !SECRET_FIELDS.some((field) => field.startsWith(`${key}.`)),
+  );
   const result = v.safeParse(stackSchema(releaseOf(raw.values)), raw.values);
-  if (!result.success) throw new ConfigError(result.issues.map(problemOf));
+  const problems = [
+    ...unkeptSecrets.map(
+      (key) =>
+        `${PROJECT}:${key} = ${HIDDEN}: expected no secret here: the stack keeps only ${SECRET_FIELDS.join(" and ")} secret; set ${key} without --secret`,
+    ),
+    ...(result.issues ?? []).map((issue) => problemOf(issue, secretKeys)),
+  ];
+  if (problems.length > 0 || !result.success) throw new ConfigError(problems);
   return result.output;
 }
 
 /** Reads this project's config from the Pulumi engine and validates it. */
 export function loadStackConfig(): StackConfig {
+  // @pulumi/pulumi exports isConfigSecret at run time but marks it internal (no typing); a unit test
+  // fails if it goes away.
+  const { isConfigSecret } = pulumi.runtime as unknown as { isConfigSecret(key: string): boolean };
   const values: Record<string, unknown> = {};
+  const secretKeys: string[] = [];
   for (const [fullKey, text] of Object.entries(pulumi.runtime.allConfig())) {
     const [project, key] = fullKey.split(":", 2);
     // Pulumi.yaml declares every key with an empty default; the schema fills an unset one.
     if (project !== PROJECT || key === undefined || text === "") continue;
     values[key] = parseConfigText(text);
+    if (isConfigSecret(fullKey)) secretKeys.push(key);
   }
   try {
-    return parseStackConfig({ values });
+    return parseStackConfig({ values, secretKeys });
   } catch (err) {
     // RunError prints the message alone, without a stack trace, and stops before any resource.
     if (err instanceof ConfigError) throw new pulumi.RunError(err.message);

@@ -298,4 +298,28 @@ describe("config sources", () => {
     });
     expect(loadStackConfig()).toMatchObject({ useCase: "no-auth", cluster: { mode: "kind" } });
   });
+
+  it("never prints a value under a key the engine marks secret, and refuses one it cannot keep secret", async () => {
+    await pulumi.runtime.setMocks({ newResource: () => ({ id: "x", state: {} }), call: () => ({}) }, PROJECT, "dev");
+    // `pulumi config set --secret --path keycloak.url ...` marks the whole keycloak key secret.
+    pulumi.runtime.setAllConfig(
+      {
+        "mcp-gateway-stack:useCase": "oidc",
+        "mcp-gateway-stack:keycloak": JSON.stringify({ adminPassword: "pw", url: "https://kc-in-clear.example/x" }),
+        "mcp-gateway-stack:mcpServer": JSON.stringify({ host: "Host_In_Clear" }),
+      },
+      ["mcp-gateway-stack:keycloak", "mcp-gateway-stack:mcpServer"],
+    );
+    let message = "";
+    try {
+      loadStackConfig();
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).not.toMatch(/in-clear|In_Clear/i);
+    expect(message).toContain("mcp-gateway-stack:keycloak.url = (value not shown): expected an http(s) URL");
+    expect(message).toContain("mcp-gateway-stack:mcpServer.host = (value not shown): expected a DNS name");
+    // Its values would become resource inputs and outputs in clear text.
+    expect(message).toContain("mcp-gateway-stack:mcpServer = (value not shown): expected no secret here");
+  });
 });

@@ -51,4 +51,20 @@ describe("bad config through the real CLI", () => {
       expect(error.message).not.toMatch(/at parseStackConfig|\.ts:\d+/); // the message, not a stack trace
     });
   }
+
+  it("never prints a value set with --secret, and refuses one the stack cannot keep secret", async () => {
+    const { stack } = await scratchStack();
+    await stack.setConfig("useCase", { value: "oidc" });
+    await stack.setConfig("keycloak.adminPassword", { value: "pw", secret: true }, true);
+    await stack.setConfig("keycloak.url", { value: "https://kc-in-clear.example/x", secret: true }, true);
+    await stack.setConfig("mcpServer.host", { value: "Host_In_Clear", secret: true }, true);
+    const error = await stack.preview().then(
+      () => new Error("preview succeeded"),
+      (e: Error) => e,
+    );
+    expect(error.message).not.toMatch(/in-clear|In_Clear/i);
+    expect(error.message).toContain("mcp-gateway-stack:keycloak.url = (value not shown): expected an http(s) URL");
+    expect(error.message).toContain("mcp-gateway-stack:mcpServer.host = (value not shown): expected a DNS name");
+    expect(error.message).toContain("mcp-gateway-stack:mcpServer = (value not shown): expected no secret here");
+  });
 });
