@@ -24,7 +24,7 @@ new PolicyPack("mcp-gateway-stack", {
       name: "auth-policy-matches-use-case",
       description: "An AuthPolicy exists exactly when the use case is oidc.",
       configSchema: {
-        properties: { useCase: { type: "string", enum: ["no-auth", "oidc"] } },
+        properties: { useCase: { type: "string", enum: ["no-auth", "oidc", "cross-domain"] } },
         required: ["useCase"],
       },
       validateStack: (args, reportViolation) =>

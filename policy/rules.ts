@@ -5,7 +5,7 @@
 
 export interface PolicyConfig {
   /** The stack's use case (`pulumi config get useCase`). */
-  useCase: "no-auth" | "oidc";
+  useCase: "no-auth" | "oidc" | "cross-domain";
   /** The stack's `oidc.allowClusterAdmin`. */
   allowClusterAdmin: boolean;
 }
@@ -21,16 +21,24 @@ export const BINDING_TYPE = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole
 export const GATEWAY_PATCH_TYPE = "kubernetes:gateway.networking.k8s.io/v1:GatewayPatch";
 export const COMMAND_TYPE = "command:local:Command";
 
-/** An AuthPolicy exists exactly when the use case is `oidc`. */
+/** With auth (`oidc`, `cross-domain`) every route has its AuthPolicy; without, none has one. */
 export function authPolicyMatchesUseCase(resources: SeenResource[], config: PolicyConfig): string[] {
   const policies = resources.filter((r) => r.type === AUTH_POLICY_TYPE);
-  if (config.useCase === "oidc" && policies.length === 0) {
+  const routes = resources.filter((r) => r.type === HTTP_ROUTE_TYPE);
+  if (config.useCase === "no-auth") {
+    return policies.length === 0
+      ? []
+      : [`useCase is 'no-auth' but the stack declares AuthPolicy ${policies.map((p) => p.name).join(", ")}`];
+  }
+  if (policies.length === 0) {
     return [
-      "useCase is 'oidc' but the stack declares no AuthPolicy: the MCP server would be reachable without a token",
+      `useCase is '${config.useCase}' but the stack declares no AuthPolicy: the MCP server would be reachable without a token`,
     ];
   }
-  if (config.useCase === "no-auth" && policies.length > 0) {
-    return [`useCase is 'no-auth' but the stack declares AuthPolicy ${policies.map((p) => p.name).join(", ")}`];
+  if (policies.length < routes.length) {
+    return [
+      `useCase is '${config.useCase}' but the stack declares ${routes.length} HTTPRoutes and only ${policies.length} AuthPolicies: a server would be reachable without a token`,
+    ];
   }
   return [];
 }

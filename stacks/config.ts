@@ -21,7 +21,7 @@ import { GUIDE_TOOLS, GUIDE_TOOLSETS, KNOWN_TOOLS, KNOWN_TOOLSETS, toolsetsServi
 
 export const PROJECT = "mcp-gateway-stack";
 
-export const USE_CASES = ["no-auth", "oidc"] as const;
+export const USE_CASES = ["no-auth", "oidc", "cross-domain"] as const;
 export type UseCase = (typeof USE_CASES)[number];
 export const CLUSTER_MODES = ["kind", "existing"] as const;
 export type ClusterMode = (typeof CLUSTER_MODES)[number];
@@ -29,8 +29,8 @@ export type ClusterMode = (typeof CLUSTER_MODES)[number];
 export const KEYCLOAK_OBJECT_MODES = ["create", "reference"] as const;
 export type KeycloakObjectMode = (typeof KEYCLOAK_OBJECT_MODES)[number];
 
-/** Fields whose values are secrets: an error names them but never prints their value. */
-const SECRET_FIELDS = ["cluster.kubeconfig", "keycloak.adminPassword"];
+/** Fields whose values are secrets (`*`: any list index): an error names them but never prints their value. */
+const SECRET_FIELDS = ["cluster.kubeconfig", "keycloak.adminPassword", "domains.*.kubeconfig"];
 const HIDDEN = "(value not shown)";
 
 // ---- Values ---------------------------------------------------------------------------------
@@ -293,6 +293,74 @@ const Oidc = v.pipe(
   ),
 );
 
+/** The tool prefix a domain's tools get by default: `kube_<name>_`. */
+export const domainToolPrefix = (name: string) => `kube_${name.replace(/-/g, "_")}_`;
+
+/** Use case 3: one more cluster, in the OIDC domain of its own realm (on the gateway's Keycloak). */
+function domainSchema(release: GatewayRelease) {
+  const { prefixPattern } = RELEASE_FACTS[release];
+  return v.pipe(
+    group("domains[]", {
+      /** Names its objects (`<routeName>-<name>`, `cluster-<name>`) and its default tool prefix. */
+      name: v.optional(dnsLabel),
+      /** The realm the cluster's API server trusts (its --oidc-issuer-url is `<keycloak.url>/realms/<realm>`). */
+      realm: v.optional(dnsLabel),
+      /** The cluster's kubeconfig, contents or path (a secret). */
+      kubeconfig: v.optional(text),
+      context: v.optional(text),
+      clusterIdentifier: v.optional(text),
+      /** Port of its kubernetes-mcp-server on the host. */
+      port: v.optional(port),
+      /** Host name of its route and listener (the gateway's router tells servers apart by it). */
+      host: v.optional(dnsName),
+      toolPrefix: v.optional(
+        v.pipe(
+          matching(/^[a-z0-9_]+$/, "lower-case letters, digits and '_'"),
+          v.check((prefix) => prefixPattern?.test(prefix) ?? true, `a prefix matching ${prefixPattern?.source}`),
+        ),
+      ),
+    }),
+    required("name", "a DNS label naming this cluster, such as 'b'"),
+    required("realm", "the Keycloak realm this cluster's API server trusts"),
+    required(
+      "kubeconfig",
+      "the cluster's kubeconfig (contents or path): pulumi config set --secret --path 'domains[0].kubeconfig' \"$(cat b.kubeconfig)\"",
+    ),
+    required("port", "a free port on the host for this cluster's kubernetes-mcp-server"),
+    required("host", "the host name of this cluster's route, unlike every other server's"),
+    // Runs only without problems, so the required fields are set.
+    v.transform((d) => ({
+      name: d.name!,
+      realm: d.realm!,
+      kubeconfig: pulumi.secret(d.kubeconfig!),
+      context: d.context,
+      clusterIdentifier: d.clusterIdentifier ?? `domain-${d.name}`,
+      port: d.port!,
+      host: d.host!,
+      toolPrefix: d.toolPrefix ?? domainToolPrefix(d.name!),
+    })),
+  );
+}
+
+const DOMAIN_UNIQUE = ["name", "realm", "port", "host", "toolPrefix"] as const;
+
+/**
+ * Fields a further cluster must not share with the gateway's cluster (mcpServer, keycloak.realm) or
+ * another one: the gateway and Keycloak tell them apart by these. Each clash, at the later cluster.
+ */
+function sharedByServers(c: {
+  mcpServer: { port: number; host: string; toolPrefix: string };
+  keycloak: { realm: string };
+  domains: { name: string; realm: string; port: number; host: string; toolPrefix: string }[];
+}): { index: number; field: (typeof DOMAIN_UNIQUE)[number]; value: unknown }[] {
+  const gateway = { name: undefined, ...c.mcpServer, realm: c.keycloak.realm };
+  return c.domains.flatMap((d, i) =>
+    DOMAIN_UNIQUE.filter((field) => [gateway, ...c.domains.slice(0, i)].some((o) => o[field] === d[field])).map(
+      (field) => ({ index: i, field, value: d[field] }),
+    ),
+  );
+}
+
 /** A group only oidc reads: in no-auth it must still be an object, and is dropped. */
 const unread = (name: string) =>
   v.optional(
@@ -302,6 +370,14 @@ const unread = (name: string) =>
     ),
   );
 
+/** The domains only cross-domain reads: elsewhere the list is dropped. */
+const unreadList = v.optional(
+  v.pipe(
+    v.array(v.unknown(), "a list"),
+    v.transform(() => undefined),
+  ),
+);
+
 /** The whole config; a release picks some defaults and the tool prefix's pattern. */
 function stackSchema(release: GatewayRelease) {
   const topLevel = <E extends v.ObjectEntries>(entries: E) =>
@@ -309,8 +385,9 @@ function stackSchema(release: GatewayRelease) {
   const cluster = v.optional(clusterSchema(release), {});
   const mcpServer = v.optional(mcpServerSchema(release), {});
   const gateway = v.optional(Gateway, {});
-  // The use case picks the shape: keycloak and oidc are read (and the admin password required) only for oidc.
-  return v.variant(
+  // The use case picks the shape: keycloak and oidc are read (and the admin password required) only
+  // for oidc and cross-domain, domains only for cross-domain.
+  const useCases = v.variant(
     "useCase",
     [
       topLevel({
@@ -320,6 +397,7 @@ function stackSchema(release: GatewayRelease) {
         gateway,
         keycloak: unread("keycloak"),
         oidc: unread("oidc"),
+        domains: unreadList,
       }),
       topLevel({
         useCase: v.literal("oidc"),
@@ -328,9 +406,38 @@ function stackSchema(release: GatewayRelease) {
         gateway,
         keycloak: v.optional(keycloakSchema(release), {}),
         oidc: v.optional(Oidc, {}),
+        domains: unreadList,
+      }),
+      topLevel({
+        useCase: v.literal("cross-domain"),
+        cluster,
+        mcpServer,
+        gateway,
+        keycloak: v.optional(keycloakSchema(release), {}),
+        oidc: v.optional(Oidc, {}),
+        domains: v.pipe(
+          v.array(domainSchema(release), "a list of clusters (name, realm, kubeconfig, port, host)"),
+          v.minLength(1, "at least one cluster besides the gateway's when useCase is 'cross-domain'"),
+        ),
       }),
     ],
     oneOf(USE_CASES),
+  );
+  return v.pipe(
+    useCases,
+    v.rawCheck(({ dataset, addIssue }) => {
+      if (!dataset.typed || dataset.value.useCase !== "cross-domain") return;
+      const { domains } = dataset.value;
+      for (const { index, field, value } of sharedByServers(dataset.value)) {
+        const path: v.IssuePathItem[] = [
+          { type: "object", origin: "value", input: dataset.value, key: "domains", value: domains },
+          { type: "array", origin: "value", input: domains, key: index, value: domains[index] },
+          { type: "object", origin: "value", input: domains[index], key: field, value },
+        ];
+        const expected = `a ${field} of its own (mcpServer and keycloak.realm are the gateway cluster's, and no two clusters share one)`;
+        addIssue({ message: expected, input: value, path: path as [v.IssuePathItem] });
+      }
+    }),
   );
 }
 
@@ -341,9 +448,10 @@ export type McpServerConfig = StackConfig["mcpServer"];
 export type GatewayConfig = StackConfig["gateway"];
 export type KeycloakConfig = v.InferOutput<ReturnType<typeof keycloakSchema>>;
 export type OidcConfig = v.InferOutput<typeof Oidc>;
+export type DomainConfig = v.InferOutput<ReturnType<typeof domainSchema>>;
 
 /** Top-level config keys (each an object except `useCase`). */
-export const CONFIG_KEYS = Object.keys(stackSchema(DEFAULT_RELEASE).options[0].entries);
+export const CONFIG_KEYS = Object.keys(stackSchema(DEFAULT_RELEASE).pipe[0].options[0].entries);
 
 // ---- Reading --------------------------------------------------------------------------------
 
@@ -384,14 +492,19 @@ function show(value: unknown): string {
 function mayShow(issue: v.BaseIssue<unknown>, path: string[], secretKeys: readonly string[]): boolean {
   if (issue.type === "never") return false;
   if (path.length === 1 && path[0] !== "useCase") return false;
-  const secret = SECRET_FIELDS.includes(path.join(".")) || secretKeys.includes(path[0]);
+  // A domain as a whole holds its kubeconfig.
+  if (path[0] === "domains" && path.length === 2) return false;
+  const field = path.map((key) => (/^\d+$/.test(key) ? "*" : key)).join(".");
+  const secret = SECRET_FIELDS.includes(field) || secretKeys.includes(path[0]);
   return !secret || issue.input === undefined;
 }
 
 function problemOf(issue: v.BaseIssue<unknown>, secretKeys: readonly string[]): string {
   const path = (issue.path ?? []).map((item) => String(item.key));
   const value = mayShow(issue, path, secretKeys) ? show(issue.input) : HIDDEN;
-  return `${PROJECT}:${path.join(".")} = ${value}: expected ${issue.message}`;
+  // As `pulumi config set --path` names it: domains[0].port.
+  const key = path.map((k, i) => (/^\d+$/.test(k) ? `[${k}]` : i === 0 ? k : `.${k}`)).join("");
+  return `${PROJECT}:${key} = ${value}: expected ${issue.message}`;
 }
 
 /** gateway.release picks some defaults, so it is read first; a bad one is reported by the full parse. */

@@ -18,7 +18,7 @@ export interface NoAuthStack {
 
 /** The MCP Gateway checkout: needed for `kind` (cluster) and for `oidc` (token-exchange example). */
 function needsCheckout(cfg: StackConfig): boolean {
-  return cfg.cluster.mode === "kind" || cfg.useCase === "oidc";
+  return cfg.cluster.mode === "kind" || cfg.useCase !== "no-auth";
 }
 
 export function buildNoAuth(cfg: StackConfig, projectDir: string = process.cwd()): NoAuthStack {
@@ -42,7 +42,7 @@ export function buildNoAuth(cfg: StackConfig, projectDir: string = process.cwd()
         toolsets: m.toolsets,
         // In oidc every call must bring the user's token: no credentials of its own to fall back on.
         kubeconfig:
-          cfg.useCase === "oidc" ? cluster.kubeconfig.apply(kubeconfigWithoutCredentials) : cluster.kubeconfig,
+          cfg.useCase === "no-auth" ? cluster.kubeconfig : cluster.kubeconfig.apply(kubeconfigWithoutCredentials),
         binary: resolveMcpServerBinary(projectDir),
       })
     : undefined;

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "./config";
 import { buildNoAuth, gatewayMcpUrl, inspectorCommand, type NoAuthStack } from "./noAuth";
+import { buildCrossDomain, type CrossDomainStack } from "./crossDomain";
 import { buildOidc, type OidcStack } from "./oidc";
 
 export interface StackOutputs {
@@ -17,14 +18,19 @@ export interface StackOutputs {
 export function buildStack(
   cfg: StackConfig,
   projectDir?: string,
-): { resources: NoAuthStack | OidcStack; outputs: StackOutputs } {
-  const oidc = cfg.useCase === "oidc" ? buildOidc(cfg, projectDir) : undefined;
+): { resources: NoAuthStack | OidcStack | CrossDomainStack; outputs: StackOutputs } {
+  const crossDomain = cfg.useCase === "cross-domain" ? buildCrossDomain(cfg, projectDir) : undefined;
+  const oidc = crossDomain ?? (cfg.useCase === "oidc" ? buildOidc(cfg, projectDir) : undefined);
   const resources = oidc ?? buildNoAuth(cfg, projectDir);
   const url = gatewayMcpUrl(cfg);
   const outputs: StackOutputs = {
     mcpGatewayUrl: url,
     toolPrefix: cfg.mcpServer.toolPrefix,
-    toolNames: cfg.mcpServer.tools.map((t) => cfg.mcpServer.toolPrefix + t),
+    // Every server's tools, as the gateway lists them: use case 3 adds each domain's prefix.
+    toolNames: [
+      cfg.mcpServer.toolPrefix,
+      ...(cfg.useCase === "cross-domain" ? cfg.domains.map((d) => d.toolPrefix) : []),
+    ].flatMap((prefix) => cfg.mcpServer.tools.map((t) => prefix + t)),
     inspectorCommand: inspectorCommand(url),
   };
   if (oidc) outputs.keycloakClientId = oidc.access.clientId;

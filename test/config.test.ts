@@ -18,13 +18,15 @@ const problemsOf = (values: Record<string, unknown>): string[] => {
 };
 
 const oidc = { useCase: "oidc", keycloak: { adminPassword: "pw" } };
+const DOMAIN_B = { name: "b", realm: "cluster-b", kubeconfig: "kubeconfig-b", port: 9992, host: "b.example.test" };
+const crossDomain = { ...oidc, useCase: "cross-domain", domains: [DOMAIN_B] };
 
 describe("config validation", () => {
   it.each<[string, Record<string, unknown>, string]>([
     [
       "an unknown use case",
-      { useCase: "cross-domain" },
-      "mcp-gateway-stack:useCase = 'cross-domain': expected one of no-auth, oidc",
+      { useCase: "federated" },
+      "mcp-gateway-stack:useCase = 'federated': expected one of no-auth, oidc, cross-domain",
     ],
     [
       "a port above 65535",
@@ -138,10 +140,57 @@ describe("config validation", () => {
       { mcpServer: { toolPrefix: "Kube-" } },
       "mcp-gateway-stack:mcpServer.toolPrefix = 'Kube-': expected lower-case letters, digits and '_'",
     ],
+    [
+      "cross-domain without a further cluster",
+      { ...crossDomain, domains: [] },
+      "mcp-gateway-stack:domains = (value not shown): expected at least one cluster besides the gateway's when useCase is 'cross-domain'",
+    ],
+    [
+      "a further cluster without its kubeconfig",
+      { ...crossDomain, domains: [{ ...DOMAIN_B, kubeconfig: undefined }] },
+      "mcp-gateway-stack:domains[0].kubeconfig = undefined: expected the cluster's kubeconfig (contents or path)",
+    ],
+    [
+      "a further cluster on the gateway cluster's server port",
+      { ...crossDomain, domains: [{ ...DOMAIN_B, port: 9999 }] },
+      "mcp-gateway-stack:domains[0].port = 9999: expected a port of its own (mcpServer and keycloak.realm are the gateway cluster's",
+    ],
+    [
+      "a further cluster in the gateway's realm",
+      { ...crossDomain, domains: [{ ...DOMAIN_B, realm: "mcp" }] },
+      "mcp-gateway-stack:domains[0].realm = 'mcp': expected a realm of its own",
+    ],
+    [
+      "two further clusters with one name",
+      {
+        ...crossDomain,
+        domains: [DOMAIN_B, { ...DOMAIN_B, realm: "c", port: 9993, host: "c.example.test", toolPrefix: "kube_c_" }],
+      },
+      "mcp-gateway-stack:domains[1].name = 'b': expected a name of its own",
+    ],
+    [
+      "a further cluster with a port that is no port",
+      { ...crossDomain, domains: [{ ...DOMAIN_B, port: "http" }] },
+      "mcp-gateway-stack:domains[0].port = 'http': expected an integer port from 1 to 65535",
+    ],
   ])("rejects %s with a message naming the key, the value and what is allowed", (_what, values, message) => {
     const problems = problemsOf(values);
     expect(problems).toHaveLength(1);
     expect(problems[0].startsWith(message), `${problems[0]}\n  does not start with\n${message}`).toBe(true);
+  });
+
+  it("reads a further cluster with its defaults, and its kubeconfig as a secret", async () => {
+    const cfg = parseStackConfig({ values: crossDomain });
+    if (cfg.useCase !== "cross-domain") throw new Error("not cross-domain");
+    expect(cfg.domains).toHaveLength(1);
+    expect({ ...cfg.domains[0], kubeconfig: undefined }).toEqual({
+      ...DOMAIN_B,
+      kubeconfig: undefined,
+      context: undefined,
+      clusterIdentifier: "domain-b",
+      toolPrefix: "kube_b_",
+    });
+    expect(await pulumi.isSecret(cfg.domains[0].kubeconfig)).toBe(true);
   });
 
   it("reports every bad value at once", () => {
@@ -169,6 +218,11 @@ describe("config validation", () => {
     ["an admin password that is not a string", { useCase: "oidc", keycloak: { adminPassword: ["pw-in-clear"] } }],
     ["a secret group given as a string", { keycloak: "adminPassword: pw-in-clear" }],
     ["a misspelt top-level key holding a secret", { keycloakk: { adminPassword: "pw-in-clear" } }],
+    [
+      "a further cluster's kubeconfig that is not a string",
+      { ...crossDomain, domains: [{ ...DOMAIN_B, kubeconfig: ["pw-in-clear"] }] },
+    ],
+    ["a further cluster given as a string", { ...crossDomain, domains: ["kubeconfig: pw-in-clear"] }],
   ])("names but never prints the value of %s", (_what, values) => {
     const problems = problemsOf(values);
     expect(problems.length).toBeGreaterThan(0);
@@ -232,7 +286,11 @@ describe("config sources", () => {
       expect(rest, key).toEqual({});
       expect(description, key).toEqual(expect.any(String));
       expect({ type, default: empty }, key).toEqual(
-        key === "useCase" ? { type: "string", default: "" } : { type: "object", default: {} },
+        key === "useCase"
+          ? { type: "string", default: "" }
+          : key === "domains"
+            ? { type: "array", default: [] }
+            : { type: "object", default: {} },
       );
     }
   });

@@ -4,10 +4,20 @@ import { oidcValues, runStack } from "../support/pulumiHarness";
 
 /** The object a Kubernetes resource sends to the API server, as the stack declared it. */
 const manifestOf = (inputs: Record<string, any>) => {
-  const { apiVersion, kind, metadata, spec, roleRef, subjects } = inputs;
+  const { apiVersion, kind, metadata, spec, roleRef, subjects, stringData } = inputs;
   return Object.fromEntries(
-    Object.entries({ apiVersion, kind, metadata, spec, roleRef, subjects }).filter(([, v]) => v !== undefined),
+    Object.entries({ apiVersion, kind, metadata, spec, roleRef, subjects, stringData }).filter(
+      ([, v]) => v !== undefined,
+    ),
   );
+};
+
+const DOMAIN_B = {
+  name: "b",
+  realm: "cluster-b",
+  kubeconfig: "apiVersion: v1\nkind: Config\n",
+  port: 9992,
+  host: "b.example.test",
 };
 
 describe("every Kubernetes object the stack declares is valid against its real schema", async () => {
@@ -17,6 +27,7 @@ describe("every Kubernetes object the stack declares is valid against its real s
     oidc: await runStack(oidcValues()),
     "kuadrant-v0.9.0 no-auth": await runStack(kuadrant),
     "kuadrant-v0.9.0 oidc": await runStack(oidcValues(kuadrant)),
+    "cross-domain": await runStack(oidcValues({ useCase: "cross-domain", domains: [DOMAIN_B] })),
   };
   for (const [useCase, run] of Object.entries(runs)) {
     const objects = run.resources.filter((r) => r.type.startsWith("kubernetes:") && !r.type.endsWith("Patch"));
@@ -26,9 +37,9 @@ describe("every Kubernetes object the stack declares is valid against its real s
       });
     }
     it(`${useCase}: the listener patched onto the Gateway`, () => {
-      const patch = run.ofType("kubernetes:gateway.networking.k8s.io/v1:GatewayPatch");
-      expect(patch).toHaveLength(1);
-      expect(validateGatewayListener(patch[0].inputs.spec.listeners[0])).toEqual([]);
+      const patches = run.ofType("kubernetes:gateway.networking.k8s.io/v1:GatewayPatch");
+      expect(patches).toHaveLength(useCase === "cross-domain" ? 2 : 1);
+      for (const patch of patches) expect(validateGatewayListener(patch.inputs.spec.listeners[0])).toEqual([]);
     });
   }
 

@@ -1,0 +1,220 @@
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { domainChainMetadata } from "../../components/domainChain";
+import { authRules } from "../../components/toolAuthPolicy";
+import { authPolicyMatchesUseCase } from "../../policy/rules";
+import { oidcValues, plaintextPaths, providerUrn, runStack, type StackRun } from "../support/pulumiHarness";
+
+const planOf = (run: StackRun) => run.resources.map((r) => `${r.type} ${r.name}`).sort();
+
+const KUBECONFIG_B =
+  "apiVersion: v1\nkind: Config\nclusters:\n- name: b\n  cluster:\n    server: https://127.0.0.1:6444\nusers:\n- name: b-admin\n  user:\n    token: CLUSTER-B-ADMIN-TOKEN\ncontexts:\n- name: b\n  context: {cluster: b, user: b-admin}\ncurrent-context: b\n";
+const DOMAIN_B = { name: "b", realm: "cluster-b", kubeconfig: KUBECONFIG_B, port: 9992, host: "kube-b.example.test" };
+const crossDomainValues = (domains: unknown[] = [DOMAIN_B]) => oidcValues({ useCase: "cross-domain", domains });
+
+const KC = "https://keycloak.127-0-0-1.sslip.io:8002";
+const GATEWAY_ISSUER = `${KC}/realms/mcp`;
+const B_ISSUER = `${KC}/realms/cluster-b`;
+
+describe("use case 3 (cross-domain) with one more cluster, b, in realm cluster-b", async () => {
+  const run = await runStack(crossDomainValues());
+  const oidc = await runStack(oidcValues());
+  const urn = (name: string) => run.byName(name).urn;
+
+  it("adds exactly one cluster's worth of resources to use case 2, and changes none of use case 2's", () => {
+    const added = planOf(run).filter((r) => !planOf(oidc).includes(r));
+    const tools = run.config.mcpServer.tools;
+    expect(added).toEqual(
+      [
+        // cluster b: its provider, its MCP server, its binding
+        "mcp-gateway-stack:cluster:GatewayCluster cluster-b",
+        "pulumi:providers:kubernetes cluster-b-provider",
+        "mcp-gateway-stack:mcp:LocalMcpServer kubernetes-mcp-server-b",
+        "command:local:Command kubernetes-mcp-server-b-process",
+        "mcp-gateway-stack:auth:OidcClusterAccess oidc-user-b",
+        "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding oidc-user-b-binding",
+        // on the gateway's cluster: listener, route, service, entry, registration, policy
+        "mcp-gateway-stack:gateway:Listener kubernetes-mcp-b",
+        "kubernetes:gateway.networking.k8s.io/v1:GatewayPatch kubernetes-mcp-b-patch",
+        "mcp-gateway-stack:mcp:ServerRoute kubernetes-mcp-b",
+        "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute kubernetes-mcp-b-route",
+        "kubernetes:core/v1:Service kubernetes-mcp-b-external",
+        "kubernetes:networking.istio.io/v1beta1:ServiceEntry kubernetes-mcp-b-service-entry",
+        "kubernetes:mcp.kagenti.com/v1alpha1:MCPServer kubernetes-mcp-b-mcp-server",
+        "mcp-gateway-stack:auth:ToolAuthPolicy kubernetes-mcp-b-auth",
+        "kubernetes:kuadrant.io/v1:AuthPolicy kubernetes-mcp-b-auth-policy",
+        // the trust between the realms, and the grant client's Secret for Authorino
+        "mcp-gateway-stack:keycloak:DomainTrust domain-b-trust",
+        "keycloak:openid/client:Client domain-b-trust-audience",
+        "keycloak:index/role:Role domain-b-trust-audience-role",
+        "keycloak:index/groupRoles:GroupRoles domain-b-trust-audience-group-role",
+        "keycloak:oidc/identityProvider:IdentityProvider domain-b-trust-idp",
+        "keycloak:openid/client:Client domain-b-trust-grant-client",
+        "keycloak:index/user:User domain-b-trust-user",
+        "kubernetes:core/v1:Secret domain-b-trust-grant-secret",
+        // the tool roles in realm cluster-b, as use case 2 has them in the gateway's realm
+        "mcp-gateway-stack:keycloak:ToolAccess kubernetes-mcp-b-access",
+        "keycloak:openid/client:Client kubernetes-mcp-b-access-client",
+        ...tools.map((t) => `keycloak:index/role:Role kubernetes-mcp-b-access-role-${t}`),
+        "keycloak:index/group:Group kubernetes-mcp-b-access-group",
+        "keycloak:index/groupMemberships:GroupMemberships kubernetes-mcp-b-access-members",
+        "keycloak:index/groupRoles:GroupRoles kubernetes-mcp-b-access-group-roles",
+      ].sort(),
+    );
+    expect(planOf(oidc).filter((r) => !planOf(run).includes(r))).toEqual([]);
+    for (const before of oidc.resources) expect(run.byName(before.name).inputs, before.name).toEqual(before.inputs);
+  });
+
+  it("starts cluster b's MCP server on its port, with its own state dir and its kubeconfig without credentials", () => {
+    const env = run.byName("kubernetes-mcp-server-b-process").inputs.environment;
+    expect(env).toMatchObject({ MCP_PORT: "9992", MCP_STACK: "dev/domain-b" });
+    expect(parse(env.MCP_KUBECONFIG).users).toEqual([{ name: "b-admin", user: {} }]);
+    expect(parse(env.MCP_KUBECONFIG).clusters[0].cluster.server).toBe("https://127.0.0.1:6444");
+    expect(run.byName("kubernetes-mcp-server-process").inputs.environment.MCP_STACK).toBe("dev");
+  });
+
+  it("registers cluster b's server on the gateway's cluster under its own host and the tool prefix kube_b_", () => {
+    const gatewayProvider = urn("cluster-provider");
+    for (const name of ["kubernetes-mcp-b-route", "kubernetes-mcp-b-mcp-server", "kubernetes-mcp-b-patch"]) {
+      expect(providerUrn(run.byName(name)), name).toBe(gatewayProvider);
+    }
+    expect(run.byName("kubernetes-mcp-b-route").inputs.spec.hostnames).toEqual([DOMAIN_B.host]);
+    expect(run.byName("kubernetes-mcp-b-mcp-server").inputs.spec.toolPrefix).toBe("kube_b_");
+    expect(run.byName("kubernetes-mcp-b-patch").inputs.spec.listeners[0]).toMatchObject({
+      name: "kubernetes-mcp-b",
+      hostname: DOMAIN_B.host,
+    });
+    expect(run.outputs.toolNames).toEqual([
+      ...run.config.mcpServer.tools.map((t) => `kube_${t}`),
+      ...run.config.mcpServer.tools.map((t) => `kube_b_${t}`),
+    ]);
+  });
+
+  it("lets only the gateway group's members' tokens be exchanged for realm cluster-b's issuer", () => {
+    const audience = run.byName("domain-b-trust-audience").inputs;
+    expect(audience).toMatchObject({ realmId: "mcp", clientId: B_ISSUER, accessType: "PUBLIC" });
+    expect(run.byName("domain-b-trust-audience-group-role").inputs).toMatchObject({
+      realmId: "mcp",
+      exhaustive: false,
+    });
+    expect(run.byName("domain-b-trust-audience-group-role").propertyDependencies.groupId).toEqual([
+      urn("kubernetes-mcp-access-group"),
+    ]);
+  });
+
+  it("makes realm cluster-b trust the gateway's realm for the JWT authorization grant, for the linked user only", () => {
+    expect(run.byName("domain-b-trust-idp").inputs).toMatchObject({
+      realm: "cluster-b",
+      alias: "gateway",
+      issuer: GATEWAY_ISSUER,
+      jwksUrl: `${GATEWAY_ISSUER}/protocol/openid-connect/certs`,
+      validateSignature: true,
+      linkOnly: true,
+      extraConfig: { jwtAuthorizationGrantEnabled: "true" },
+    });
+    expect(run.byName("domain-b-trust-grant-client").inputs).toMatchObject({
+      realmId: "cluster-b",
+      clientId: "mcp-gateway",
+      accessType: "CONFIDENTIAL",
+      oauth2JwtAuthorizationGrantEnabled: true,
+      oauth2JwtAuthorizationGrantIdp: "gateway",
+      standardTokenExchangeEnabled: true,
+    });
+    expect(run.invokes.find((i) => i.token === "keycloak:index/getUser:getUser")?.inputs).toMatchObject({
+      realmId: "mcp",
+      username: "mcp",
+    });
+    expect(run.byName("domain-b-trust-user").inputs).toMatchObject({
+      realmId: "cluster-b",
+      username: "mcp",
+      federatedIdentities: [{ identityProvider: "gateway", userId: "existing-user-id", userName: "mcp" }],
+    });
+  });
+
+  it("gives Authorino the grant client's Basic credentials as a secret Secret in kuadrant-system", () => {
+    const secret = run.byName("domain-b-trust-grant-secret");
+    expect(secret.inputs.metadata).toMatchObject({ namespace: "kuadrant-system", name: "kubernetes-mcp-b-grant" });
+    expect(secret.options.additionalSecretOutputs).toEqual(expect.arrayContaining(["data", "stringData"]));
+    const basic = secret.inputs.stringData["oauth-client-basic-auth"];
+    expect(Buffer.from(basic, "base64").toString()).toMatch(/^mcp-gateway:/);
+    expect(plaintextPaths(secret.wire, basic)).toEqual([]);
+  });
+
+  it("puts the tool roles on the server's client in realm cluster-b, mapped to that realm's group of the linked user", () => {
+    const client = run.byName("kubernetes-mcp-b-access-client").inputs;
+    expect(client).toMatchObject({ realmId: "cluster-b", clientId: "mcp-test/kubernetes-mcp-b" });
+    expect(run.byName("kubernetes-mcp-b-access-members").inputs).toMatchObject({
+      realmId: "cluster-b",
+      members: ["mcp"],
+    });
+    // One Keycloak provider for both realms: no second login.
+    expect(run.ofType("pulumi:providers:keycloak")).toHaveLength(1);
+    expect(run.byName("kubernetes-mcp-b-access-members").dependencies).toContain(urn("domain-b-trust-user"));
+  });
+
+  it("chains the tokens in cluster b's AuthPolicy and keeps use case 2's checks", () => {
+    const policy = run.byName("kubernetes-mcp-b-auth-policy").inputs;
+    expect(policy.spec.targetRef.name).toBe("kubernetes-mcp-b");
+    expect(policy.spec.rules.metadata).toEqual(
+      domainChainMetadata({
+        gatewayIssuerUrl: GATEWAY_ISSUER,
+        domainIssuerUrl: B_ISSUER,
+        gatewayClientSecret: "token-exchange",
+        domainClientSecret: "kubernetes-mcp-b-grant",
+      }),
+    );
+    expect(policy.spec.rules.authentication).toEqual({ keycloak: { jwt: { issuerUrl: GATEWAY_ISSUER } } });
+    const guide = run.byName("kubernetes-mcp-auth-policy").inputs.spec.rules;
+    expect(policy.spec.rules.authorization).toEqual(guide.authorization);
+    expect(policy.spec.rules.authorization.token.opa.rego).toBe(authRules.rego);
+    for (const step of ["gateway-domain-exchange", "domain-grant", "oauth-token-exchange"]) {
+      expect(policy.spec.rules.metadata[step].http.sharedSecretRef.name, step).not.toBe("");
+    }
+    expect(run.byName("kubernetes-mcp-b-auth-policy").dependencies).toContain(urn("domain-b-trust-grant-secret"));
+  });
+
+  it("binds <realm cluster-b issuer>#mcp on cluster b, not on the gateway's cluster", () => {
+    const binding = run.byName("oidc-user-b-binding");
+    expect(binding.inputs.subjects).toEqual([
+      { apiGroup: "rbac.authorization.k8s.io", kind: "User", name: `${B_ISSUER}#mcp` },
+    ]);
+    expect(providerUrn(binding)).toBe(urn("cluster-b-provider"));
+  });
+
+  it("keeps cluster b's kubeconfig secret everywhere", () => {
+    for (const r of run.resources) expect(plaintextPaths(r.wire, "CLUSTER-B-ADMIN-TOKEN"), r.name).toEqual([]);
+    expect(plaintextPaths(run.byName("kubernetes-mcp-server-b-process").wire, "127.0.0.1:6444")).toEqual([]);
+  });
+});
+
+describe("use case 3 with two more clusters", async () => {
+  const run = await runStack(
+    crossDomainValues([
+      DOMAIN_B,
+      { ...DOMAIN_B, name: "c", realm: "cluster-c", port: 9993, host: "kube-c.example.test" },
+    ]),
+  );
+
+  it("declares each one's objects under its own names and one Keycloak provider", () => {
+    for (const d of ["b", "c"]) {
+      expect(run.byName(`kubernetes-mcp-${d}-mcp-server`).inputs.spec.toolPrefix).toBe(`kube_${d}_`);
+      expect(run.byName(`domain-${d}-trust-idp`).inputs.realm).toBe(`cluster-${d}`);
+    }
+    expect(run.ofType("pulumi:providers:keycloak")).toHaveLength(1);
+    expect(run.ofType("pulumi:providers:kubernetes")).toHaveLength(3);
+  });
+});
+
+describe("the policy pack on use case 3", async () => {
+  const run = await runStack(crossDomainValues());
+  const seen = run.resources.map((r) => ({ type: r.type, name: r.name, props: r.inputs }));
+  const config = { useCase: "cross-domain" as const, allowClusterAdmin: true };
+
+  it("accepts the stack as declared, and refuses it when a cluster's route has no AuthPolicy", () => {
+    expect(authPolicyMatchesUseCase(seen, config)).toEqual([]);
+    const withoutB = seen.filter((r) => r.name !== "kubernetes-mcp-b-auth-policy");
+    expect(authPolicyMatchesUseCase(withoutB, config)).toEqual([
+      "useCase is 'cross-domain' but the stack declares 2 HTTPRoutes and only 1 AuthPolicies: a server would be reachable without a token",
+    ]);
+  });
+});
