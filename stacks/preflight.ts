@@ -12,7 +12,7 @@ import { parse } from "yaml";
 import { RELEASE_FACTS, serverIdOf } from "../components/gatewayRelease";
 import { kubeconfigContents } from "../components/gatewayCluster";
 import { ownerMark } from "../components/keycloakToolAccess";
-import { PROJECT, issuerUrl, problemList, type KeycloakConfig, type StackConfig } from "./config";
+import { PROJECT, issuerUrl, problemList, type DomainConfig, type KeycloakConfig, type StackConfig } from "./config";
 
 /** What the preflight needs to ask Keycloak's admin API (the password already unwrapped). */
 export interface KeycloakAdminLogin {
@@ -27,8 +27,8 @@ export interface KeycloakAdminLogin {
 /** The descriptions of the realm's clients with a client id, or why Keycloak could not be asked. */
 export type ClientsFound = { descriptions: string[] } | { error: string };
 
-/** The realm's OpenID discovery: the issuer Keycloak names, or why it could not be read. */
-export type IssuerFound = { issuer: string } | { error: string; tls?: boolean };
+/** The realm's OpenID discovery: the issuer Keycloak names and the grants it offers, or why it could not be read. */
+export type IssuerFound = { issuer: string; grantTypes: string[] } | { error: string; tls?: boolean };
 
 export interface Probes {
   /** Resolves true when a TCP connection to host:port opens within the timeout. */
@@ -57,7 +57,8 @@ async function findKeycloakIssuer(login: Omit<KeycloakAdminLogin, "adminPassword
     const res = await keycloakRequest(login, `/realms/${login.realm}/.well-known/openid-configuration`, {});
     if (res.status === 404) return { error: `it has no realm '${login.realm}' (discovery answered HTTP 404)` };
     if (res.status !== 200) return { error: `its OpenID discovery answered HTTP ${res.status}` };
-    return { issuer: (JSON.parse(res.body) as { issuer: string }).issuer };
+    const discovery = JSON.parse(res.body) as { issuer: string; grant_types_supported?: string[] };
+    return { issuer: discovery.issuer, grantTypes: discovery.grant_types_supported ?? [] };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? "";
     return { error: `${(err as Error).message}${code ? ` (${code})` : ""}`, tls: TLS_VERIFY_ERRORS.has(code) };
@@ -170,8 +171,14 @@ export async function preflight(
   probes: Probes = realProbes,
   adminPassword?: string,
   stack: string = pulumi.getStack(),
+  /** Use case 3: each further cluster's kubeconfig, unwrapped, in the order of `domains`. */
+  domainKubeconfigs: string[] = [],
 ): Promise<string[]> {
   const problems: string[] = [];
+  const domains = cfg.useCase === "cross-domain" ? cfg.domains : [];
+  for (const [i, d] of domains.entries()) {
+    problems.push(...(await apiServerProblems(`domains[${i}].kubeconfig`, domainKubeconfigs[i], d.context, probes)));
+  }
   const key = (k: string) => `${PROJECT}:${k}`;
 
   if (cfg.cluster.mode === "kind") {
@@ -183,17 +190,7 @@ export async function preflight(
       problems.push(`${key("cluster.mode")} = 'kind': needs 'docker' or 'podman' on PATH to run the Kind cluster`);
     }
   } else if (kubeconfig !== undefined) {
-    const contents = kubeconfigContents(kubeconfig, probes.readFile);
-    const server = apiServerOf(contents, cfg.cluster.context);
-    if (!server) {
-      problems.push(
-        `${key("cluster.kubeconfig")} = (secret): expected a kubeconfig whose context '${cfg.cluster.context ?? "current-context"}' names a cluster with a server`,
-      );
-    } else if (!(await probes.reachable(endpoint(server).host, endpoint(server).port))) {
-      problems.push(
-        `${key("cluster.kubeconfig")} = (secret): its API server ${server} is not reachable; start the cluster or fix the kubeconfig`,
-      );
-    }
+    problems.push(...(await apiServerProblems("cluster.kubeconfig", kubeconfig, cfg.cluster.context, probes)));
     // In kind mode Keycloak is created by the stack itself; on an existing cluster it must be up.
     if (cfg.keycloak && !(await probes.reachable(endpoint(cfg.keycloak.url).host, endpoint(cfg.keycloak.url).port))) {
       problems.push(
@@ -202,11 +199,67 @@ export async function preflight(
     } else if (cfg.keycloak) {
       const issuerProblems = await keycloakIssuerProblems(cfg.keycloak, probes);
       problems.push(...issuerProblems);
+      for (const [i, d] of domains.entries()) {
+        if (issuerProblems.length === 0) problems.push(...(await domainRealmProblems(cfg.keycloak, d, i, probes)));
+      }
       if (issuerProblems.length === 0 && adminPassword !== undefined)
         problems.push(...(await keycloakObjectProblems(cfg, cfg.keycloak, adminPassword, probes, stack)));
     }
   }
   return problems;
+}
+
+/** The kubeconfig names an API server in its context, and the server answers on its port. */
+async function apiServerProblems(
+  field: string,
+  kubeconfig: string | undefined,
+  context: string | undefined,
+  probes: Probes,
+): Promise<string[]> {
+  const key = `${PROJECT}:${field}`;
+  const server =
+    kubeconfig === undefined ? undefined : apiServerOf(kubeconfigContents(kubeconfig, probes.readFile), context);
+  if (!server) {
+    return [
+      `${key} = (secret): expected a kubeconfig whose context '${context ?? "current-context"}' names a cluster with a server`,
+    ];
+  }
+  if (!(await probes.reachable(endpoint(server).host, endpoint(server).port))) {
+    return [`${key} = (secret): its API server ${server} is not reachable; start the cluster or fix the kubeconfig`];
+  }
+  return [];
+}
+
+/** JWT bearer grant (RFC 7523): what the cluster's realm must offer for the chain's second step. */
+const JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+/**
+ * Use case 3: the cluster's realm exists on the gateway's Keycloak, names the issuer its API server
+ * is given, and offers the JWT authorization grant (Keycloak 26.5+, preview feature).
+ */
+async function domainRealmProblems(
+  kc: KeycloakConfig,
+  d: DomainConfig,
+  index: number,
+  probes: Probes,
+): Promise<string[]> {
+  const key = `${PROJECT}:domains[${index}].realm`;
+  const expected = issuerUrl({ url: kc.url, realm: d.realm });
+  const found = await probes.keycloakIssuer({ ...kc, realm: d.realm });
+  if ("error" in found) {
+    return [`${key} = '${d.realm}': expected a realm of Keycloak at ${kc.url}; ${found.error}`];
+  }
+  if (found.issuer !== expected) {
+    return [
+      `${key} = '${d.realm}': the stack expects tokens issued by '${expected}', but the realm names its issuer '${found.issuer}'`,
+    ];
+  }
+  if (!found.grantTypes.includes(JWT_BEARER)) {
+    return [
+      `${key} = '${d.realm}': Keycloak at ${kc.url} does not offer the JWT authorization grant (${JWT_BEARER}); build and start it with --features=jwt-authorization-grant (Keycloak 26.5 or newer)`,
+    ];
+  }
+  return [];
 }
 
 /**
@@ -280,7 +333,11 @@ export async function assertPreflight(cfg: StackConfig, probes: Probes = realPro
   const adminPassword = cfg.keycloak
     ? await new Promise<string>((resolve) => cfg.keycloak!.adminPassword.apply((v) => resolve(v)))
     : undefined;
-  const problems = await preflight(cfg, kubeconfig, probes, adminPassword);
+  const domainKubeconfigs =
+    cfg.useCase === "cross-domain"
+      ? await Promise.all(cfg.domains.map((d) => new Promise<string>((resolve) => d.kubeconfig.apply(resolve))))
+      : [];
+  const problems = await preflight(cfg, kubeconfig, probes, adminPassword, pulumi.getStack(), domainKubeconfigs);
   if (problems.length > 0) {
     throw new pulumi.RunError(problemList("Preflight failed, nothing was changed", problems));
   }

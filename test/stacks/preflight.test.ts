@@ -15,12 +15,13 @@ current-context: ctx-a
 users: []
 `;
 
+const JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 const probes = (over: Partial<Probes> = {}): Probes => ({
   reachable: async () => true,
   hasCommand: () => true,
   readFile: () => undefined,
   keycloakClients: async () => ({ descriptions: [] }),
-  keycloakIssuer: async (login) => ({ issuer: `${login.url}/realms/${login.realm}` }),
+  keycloakIssuer: async (login) => ({ issuer: `${login.url}/realms/${login.realm}`, grantTypes: [JWT_BEARER] }),
   ...over,
 });
 const existing = (extra: Record<string, unknown> = {}) =>
@@ -64,7 +65,7 @@ describe("preflight before up", () => {
     ],
     [
       "an issuer other than the one the stack derives",
-      { issuer: "https://sso.example.com/realms/mcp" },
+      { issuer: "https://sso.example.com/realms/mcp", grantTypes: [] },
       "mcp-gateway-stack:keycloak.url = 'https://keycloak.127-0-0-1.sslip.io:8002': the stack expects tokens issued by 'https://keycloak.127-0-0-1.sslip.io:8002/realms/mcp', but realm 'mcp' names its issuer 'https://sso.example.com/realms/mcp'; set keycloak.url to the URL Keycloak calls itself (its hostname setting)",
     ],
     [
@@ -171,5 +172,59 @@ describe("preflight before up", () => {
     expect(await realProbes.reachable("127.0.0.1", port)).toBe(false);
     expect(realProbes.hasCommand("sh")).toBe(true);
     expect(realProbes.hasCommand("no-such-command-here")).toBe(false);
+  });
+
+  describe("use case 3: each further cluster", () => {
+    const KUBECONFIG_B = KUBECONFIG.replace("10.0.0.1:6443", "10.0.0.2:6443");
+    const crossDomain = existing({
+      useCase: "cross-domain",
+      keycloak: { adminPassword: "pw" },
+      domains: [{ name: "b", realm: "cluster-b", kubeconfig: KUBECONFIG_B, port: 9992, host: "b.example.test" }],
+    });
+    const realmB = "https://keycloak.127-0-0-1.sslip.io:8002/realms/cluster-b";
+
+    it("passes when its API server answers and its realm offers the JWT authorization grant", async () => {
+      expect(await preflight(crossDomain, KUBECONFIG, probes(), "pw", "dev", [KUBECONFIG_B])).toEqual([]);
+    });
+
+    it.each<[string, Partial<Probes>, string]>([
+      [
+        "its API server does not answer",
+        { reachable: async (host) => host !== "10.0.0.2" },
+        "mcp-gateway-stack:domains[0].kubeconfig = (secret): its API server https://10.0.0.2:6443 is not reachable; start the cluster or fix the kubeconfig",
+      ],
+      [
+        "Keycloak has no such realm",
+        {
+          keycloakIssuer: async (login) =>
+            login.realm === "cluster-b"
+              ? { error: "it has no realm 'cluster-b' (discovery answered HTTP 404)" }
+              : { issuer: `${login.url}/realms/${login.realm}`, grantTypes: [] },
+        },
+        "mcp-gateway-stack:domains[0].realm = 'cluster-b': expected a realm of Keycloak at https://keycloak.127-0-0-1.sslip.io:8002; it has no realm 'cluster-b' (discovery answered HTTP 404)",
+      ],
+      [
+        "Keycloak runs without the jwt-authorization-grant feature",
+        {
+          keycloakIssuer: async (login) => ({ issuer: `${login.url}/realms/${login.realm}`, grantTypes: ["password"] }),
+        },
+        `mcp-gateway-stack:domains[0].realm = 'cluster-b': Keycloak at https://keycloak.127-0-0-1.sslip.io:8002 does not offer the JWT authorization grant (${JWT_BEARER}); build and start it with --features=jwt-authorization-grant (Keycloak 26.5 or newer)`,
+      ],
+      [
+        "its realm names another issuer",
+        {
+          keycloakIssuer: async (login) => ({
+            issuer:
+              login.realm === "cluster-b"
+                ? "https://sso.example.com/realms/cluster-b"
+                : `${login.url}/realms/${login.realm}`,
+            grantTypes: [JWT_BEARER],
+          }),
+        },
+        `mcp-gateway-stack:domains[0].realm = 'cluster-b': the stack expects tokens issued by '${realmB}', but the realm names its issuer 'https://sso.example.com/realms/cluster-b'`,
+      ],
+    ])("names the key when %s", async (_, over, message) => {
+      expect(await preflight(crossDomain, KUBECONFIG, probes(over), "pw", "dev", [KUBECONFIG_B])).toEqual([message]);
+    });
   });
 });
