@@ -18,9 +18,9 @@ import {
 import { REPO_ROOT, scratchStack, type Scratch } from "./engine";
 import { callTool, listTools } from "./mcp";
 import {
-  authorino,
   authorinoEvaluators,
   freePort,
+  runMetadata,
   selfSubjectReview,
   standIns,
   tokenExchangeBasic,
@@ -31,6 +31,7 @@ import {
   type Api,
   type ApiServer,
   type Keycloak,
+  type MetadataStep,
 } from "./testbed";
 
 // Use case 2's chain with real parts: tokens from Keycloak for the realm's user `mcp` (and one of
@@ -58,15 +59,8 @@ const scoped: Partial<Record<Exclude<ScopedToken, null>, string>> = {};
 /** The parts of the applied policy the chain reads beyond the decision's own. */
 interface AppliedRules {
   authentication: { keycloak: { jwt: { issuerUrl: string } } };
-  metadata: {
-    "oauth-token-exchange": {
-      http: {
-        url: string;
-        credentials: { authorizationHeader: { prefix: string } };
-        sharedSecretRef: { name: string; key: string };
-        bodyParameters: Record<string, { value?: string; expression?: string }>;
-      };
-    };
+  metadata: Record<string, MetadataStep> & {
+    "oauth-token-exchange": MetadataStep & { http: { sharedSecretRef: { name: string; key: string } } };
   };
 }
 
@@ -94,23 +88,21 @@ const basicCredentials = () =>
 const gatewayCredentials = async () => Buffer.from(await basicCredentials(), "base64").toString("utf8");
 
 /**
- * The AuthPolicy's metadata step for a call to `server` carrying `callerJwt`: its URL, its Basic
- * credentials from the Secret and its body parameters (CEL expressions evaluated by cel-go), as
- * Authorino would send them. Keycloak's answer, as it came.
+ * The AuthPolicy's metadata for a call to `server` carrying `callerJwt`, run as Authorino runs it
+ * (runMetadata: its `when` on the caller's claims, the body parameters' CEL by cel-go, the Basic
+ * credentials from the Secret it names). Keycloak's answer to the exchange step, as it came.
  */
 async function exchangeAsThePolicyDoes(callerJwt: string, server: string) {
-  const step = applied.metadata["oauth-token-exchange"].http;
-  const request = { headers: { authorization: `Bearer ${callerJwt}`, "x-mcp-servername": server } };
-  const expressions = Object.fromEntries(
-    Object.entries(step.bodyParameters).flatMap(([k, p]) => (p.expression ? [[k, p.expression]] : [])),
-  );
-  const values = authorino(expressions, null, { request }).cel;
-  const body = Object.fromEntries(
-    Object.entries(step.bodyParameters).map(([k, p]) => [k, String(p.value ?? values[k])]),
-  );
-  const url = new URL(step.url);
-  const prefix = step.credentials.authorizationHeader.prefix;
-  return keycloak.api.withAuthorization(`${prefix} ${await basicCredentials()}`).form(url.pathname, body);
+  const run = await runMetadata(applied.metadata, {
+    headers: { authorization: `Bearer ${callerJwt}`, "x-mcp-servername": server },
+    identity: claimsOf(callerJwt) as Record<string, unknown>,
+    ca: keycloak.ca,
+    apiServer,
+  });
+  const step = run.byName["oauth-token-exchange"];
+  expect(step.skipped, "the exchange's when holds for a caller token of another audience").toBe(false);
+  expect(step.error).toBeUndefined();
+  return { status: step.status!, json: step.json, text: JSON.stringify(step.json) };
 }
 
 async function exchangedToken(callerJwt: string, server: string): Promise<string> {

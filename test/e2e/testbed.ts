@@ -152,9 +152,44 @@ export async function startKeycloak(tag: GatewayTag): Promise<Keycloak> {
   };
 }
 
+/** A realm of `keycloak` created over the admin REST API. */
+export interface Realm {
+  name: string;
+  /** `<keycloak url>/realms/<name>`. */
+  issuer: string;
+  /** `/realms/<name>/protocol/openid-connect/token`, relative to `keycloak.api`. */
+  tokenPath: string;
+  /** `/admin/realms/<name>`, relative to the admin API. */
+  adminPath: string;
+}
+
+/**
+ * An empty, enabled realm named `name` (Keycloak's defaults: the client scopes basic, profile,
+ * email, roles, web-origins, acr as defaults, no groups scope), created with the admin REST API:
+ * the test's stand-in for "the cluster's domain exists" before the stack configures it.
+ */
+export async function createRealm(keycloak: Keycloak, name: string): Promise<Realm> {
+  const admin = await keycloak.admin();
+  const res = await admin.request("POST", "/admin/realms", { realm: name, enabled: true });
+  if (res.status !== 201) throw new Error(`create realm ${name}: expected HTTP 201, got ${res.status} ${res.text}`);
+  const issuer = `${keycloak.url}/realms/${name}`;
+  const discovery = await keycloak.api.get(`/realms/${name}/.well-known/openid-configuration`);
+  if (discovery.json.issuer !== issuer)
+    throw new Error(`realm ${name}: discovery names issuer ${discovery.json.issuer}, expected ${issuer}`);
+  return {
+    name,
+    issuer,
+    tokenPath: `/realms/${name}/protocol/openid-connect/token`,
+    adminPath: `/admin/realms/${encodeURIComponent(name)}`,
+  };
+}
+
 export interface ApiServer {
   dir: string;
   url: string;
+  /** OIDC mode: the issuer it trusts and the client id (audience) it wants. */
+  oidcIssuer?: string;
+  oidcClientId?: string;
   /** Path of an admin kubeconfig (static token, system:masters). */
   kubeconfig: string;
   token: string;
@@ -165,21 +200,34 @@ export interface ApiServer {
   stop(): void;
 }
 
+/** The OIDC flags of an API server: the Kind config's at `tag`, trusting `keycloak`'s CA. */
+export interface ApiServerOidc {
+  keycloak: Keycloak;
+  tag: GatewayTag;
+  /** The realm it trusts (default the gateway's realm, `keycloak.issuer`): another cluster's domain. */
+  issuer?: string;
+  /** `--oidc-client-id`, the audience its tokens need (default the Kind config's, mcp-test/kubernetes-mcp). */
+  clientId?: string;
+}
+
 /**
  * kube-apiserver + etcd (+ garbage collector and namespace controllers) on loopback, with what the
  * gateway's setup leaves (CRDs, namespaces, the Gateway with two listeners of its own). With
- * `oidc`: the OIDC flags of the Kind config at `oidc.tag`, issuer and CA of the given Keycloak.
+ * `oidc`: the OIDC flags of the Kind config at `oidc.tag`, issuer and CA of the given Keycloak (the
+ * issuer and client id replaceable: a second cluster trusting its own realm). Each API server has its
+ * own dir and is stopped by it, so several run at once.
  */
 export function startApiServer(
-  oidc?: { keycloak: Keycloak; tag: GatewayTag },
+  oidc?: ApiServerOidc,
   /** The gateway tag whose config/crd/*.yaml to install (testbed/apiserver/crds.mjs; default guide-fd2e9da). */
   gatewayCrds?: GatewayTag,
 ): ApiServer {
   const env: Record<string, string> = oidc
     ? {
-        MCP_APISERVER_OIDC_ISSUER: oidc.keycloak.issuer,
+        MCP_APISERVER_OIDC_ISSUER: oidc.issuer ?? oidc.keycloak.issuer,
         MCP_APISERVER_OIDC_CA: oidc.keycloak.ca,
         MCP_APISERVER_KIND_CONFIG: gatewayFile(oidc.tag, "config/kind/cluster.yaml"),
+        ...(oidc.clientId ? { MCP_APISERVER_OIDC_CLIENT_ID: oidc.clientId } : {}),
       }
     : {};
   const v = exportsOf(run("testbed/apiserver/start.sh", [], env));
@@ -207,6 +255,8 @@ function apiServerAt(dir: string): ApiServer {
   return {
     dir,
     url: v.APISERVER_URL,
+    oidcIssuer: v.APISERVER_OIDC_ISSUER,
+    oidcClientId: v.APISERVER_OIDC_CLIENT_ID,
     kubeconfig: v.KUBECONFIG,
     token: v.APISERVER_TOKEN,
     ca: v.APISERVER_CA,
@@ -310,6 +360,118 @@ export async function tokenExchangeBasic(
 ): Promise<string> {
   const secret = (await apiServer.kube.get(`/api/v1/namespaces/kuadrant-system/secrets/${ref.name}`)).json;
   return Buffer.from(secret.data[ref.key], "base64").toString("utf8");
+}
+
+/** One `rules.metadata` entry of an AuthPolicy (the HTTP kind, as the stack writes them). */
+export interface MetadataStep {
+  priority?: number;
+  /** All must hold for the step to run (CEL, as Authorino's `when`). */
+  when?: { predicate: string }[];
+  http: {
+    url: string;
+    method?: string;
+    contentType?: string;
+    credentials?: { authorizationHeader?: { prefix?: string } };
+    sharedSecretRef?: { name: string; key: string };
+    bodyParameters?: Record<string, { value?: unknown; expression?: string }>;
+  };
+}
+
+/** What one metadata step did. */
+export interface StepOutcome {
+  name: string;
+  priority: number;
+  /** A `when` predicate was false (or failed): nothing sent, no `auth.metadata` entry. */
+  skipped: boolean;
+  /** A body parameter's CEL expression failed (e.g. the previous step left no token): nothing sent. */
+  error?: string;
+  /** The request sent (form fields as sent, Authorization header value) and the answer. */
+  request?: { url: string; authorization?: string; body: Record<string, string> };
+  status?: number;
+  /** The parsed JSON answer (whatever the status: Authorino keeps a 400's JSON too). */
+  json?: any;
+}
+
+/** Sends (again) the request a metadata step sent, trusting `ca`; the answer as it came. */
+export function resend(request: NonNullable<StepOutcome["request"]>, ca: string) {
+  const url = new URL(request.url);
+  const api = new Api(url.origin, fs.readFileSync(ca), request.authorization);
+  return api.form(url.pathname + url.search, request.body);
+}
+
+/**
+ * Runs an AuthPolicy's `rules.metadata` as Authorino does (pkg/evaluators/metadata/generic_http.go):
+ * in priority order (lowest first; equal priorities run together), a step only when all its `when`
+ * predicates are true; each body parameter is its `value` or its CEL `expression` (cel-go, testbed/authz)
+ * over `request.headers`, `auth.identity` (the caller's claims) and `auth.metadata.<earlier step>`
+ * (that step's parsed JSON answer, kept whatever the HTTP status); a failing expression fails the
+ * step, which then sends nothing and leaves no entry. POST, form-encoded, `Authorization: <prefix>
+ * <value>` where the value is the `sharedSecretRef` Secret's key as `secrets` reads it (default:
+ * `apiServer`'s Secret in kuadrant-system), to the real server trusting `ca`.
+ */
+export async function runMetadata(
+  metadata: Record<string, MetadataStep>,
+  ctx: {
+    headers: Record<string, string>;
+    identity?: Record<string, unknown>;
+    /** The CA of the servers the steps call (Keycloak's). */
+    ca: string;
+    /** The API server whose kuadrant-system Secrets hold the credentials. */
+    apiServer: ApiServer;
+  },
+): Promise<{ steps: StepOutcome[]; byName: Record<string, StepOutcome>; metadata: Record<string, unknown> }> {
+  const auth: { identity: Record<string, unknown>; metadata: Record<string, unknown> } = {
+    identity: ctx.identity ?? {},
+    metadata: {},
+  };
+  const request = { headers: Object.fromEntries(Object.entries(ctx.headers).map(([k, v]) => [k.toLowerCase(), v])) };
+  const steps: StepOutcome[] = [];
+  const priorities = [...new Set(Object.values(metadata).map((m) => m.priority ?? 0))].sort((a, b) => a - b);
+  for (const priority of priorities) {
+    const group = Object.entries(metadata).filter(([, m]) => (m.priority ?? 0) === priority);
+    // Same priority: concurrent in Authorino, so each sees only the earlier priorities' answers.
+    const input = { request, auth: JSON.parse(JSON.stringify(auth)) };
+    const done = await Promise.all(group.map(([name, m]) => runStep(name, priority, m, input, ctx)));
+    for (const o of done) {
+      steps.push(o);
+      if (o.request && o.json !== undefined) auth.metadata[o.name] = o.json;
+    }
+  }
+  return { steps, byName: Object.fromEntries(steps.map((o) => [o.name, o])), metadata: auth.metadata };
+}
+
+async function runStep(
+  name: string,
+  priority: number,
+  m: MetadataStep,
+  input: Record<string, unknown>,
+  ctx: { ca: string; apiServer: ApiServer },
+): Promise<StepOutcome> {
+  const outcome: StepOutcome = { name, priority, skipped: false };
+  const when = Object.fromEntries((m.when ?? []).map((w, i) => [`when${i}`, w.predicate]));
+  if (Object.keys(when).length) {
+    const values = authorino(when, null, input).cel;
+    if (!Object.values(values).every((v) => v === true)) return { ...outcome, skipped: true };
+  }
+  const params = Object.entries(m.http.bodyParameters ?? {});
+  const exprs = Object.fromEntries(params.flatMap(([k, p]) => (p.expression ? [[k, p.expression]] : [])));
+  const values = Object.keys(exprs).length ? authorino(exprs, null, input).cel : {};
+  const failed = Object.entries(values).find(([, v]) => v !== null && typeof v === "object" && "error" in v);
+  if (failed) return { ...outcome, error: `${failed[0]}: ${(failed[1] as { error: string }).error}` };
+  // As json.StringifyJSON: strings as they are, anything else as JSON.
+  const str = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v));
+  const body = Object.fromEntries(params.map(([k, p]) => [k, str(p.expression ? values[k] : p.value)]));
+  if ((m.http.method ?? "GET") !== "POST") throw new Error(`${name}: only POST steps are run here`);
+  if ((m.http.contentType ?? "application/x-www-form-urlencoded") !== "application/x-www-form-urlencoded")
+    throw new Error(`${name}: only form-encoded steps are run here`);
+  const prefix = m.http.credentials?.authorizationHeader?.prefix;
+  const authorization =
+    m.http.sharedSecretRef && prefix !== undefined
+      ? `${prefix} ${await tokenExchangeBasic(ctx.apiServer, m.http.sharedSecretRef)}`
+      : undefined;
+  outcome.request = { url: m.http.url, authorization, body };
+  const res = await resend(outcome.request, ctx.ca);
+  return { ...outcome, status: res.status, json: res.text ? res.json : undefined };
 }
 
 /** The API server's SelfSubjectReview for a bearer token: who it takes the caller for. */

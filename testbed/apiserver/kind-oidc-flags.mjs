@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // Prints, one per line, the kube-apiserver OIDC flags of a Kind cluster config (the MCP Gateway's
 // config/kind/cluster.yaml): the oidc-* extraArgs of its kubeadm ClusterConfiguration patch, with
-// the issuer URL and the CA file replaced by the loopback test bed's own. Used by start.sh.
+// the issuer URL and the CA file replaced by the loopback test bed's own, and optionally the client
+// id (another cluster of use case 3, whose tokens carry its own server's audience). Used by start.sh.
 //
-//   node kind-oidc-flags.mjs CLUSTER_YAML ISSUER_URL CA_FILE
+//   node kind-oidc-flags.mjs CLUSTER_YAML ISSUER_URL CA_FILE [CLIENT_ID]
 //   --oidc-issuer-url=ISSUER_URL
 //   --oidc-client-id=mcp-test/kubernetes-mcp
 //   ...
@@ -17,12 +18,12 @@ import { fileURLToPath } from "node:url";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const YAML = createRequire(join(root, "package.json"))("yaml"); // the project's own dependency
-const [file, issuer, caFile] = process.argv.slice(2);
+const [file, issuer, caFile, clientId] = process.argv.slice(2);
 const fail = (m) => {
   process.stderr.write(`kind-oidc-flags: ERROR: ${m}\n`);
   process.exit(1);
 };
-if (!file || !issuer || !caFile) fail("usage: kind-oidc-flags.mjs CLUSTER_YAML ISSUER_URL CA_FILE");
+if (!file || !issuer || !caFile) fail("usage: kind-oidc-flags.mjs CLUSTER_YAML ISSUER_URL CA_FILE [CLIENT_ID]");
 
 let cluster;
 try {
@@ -51,4 +52,5 @@ for (const need of ["oidc-issuer-url", "oidc-client-id"]) {
 }
 args["oidc-issuer-url"] = issuer; // was the Kind cluster's Keycloak (https://keycloak.127-0-0-1.sslip.io:8002/realms/mcp)
 args["oidc-ca-file"] = caFile; // was the path inside the Kind node
+if (clientId) args["oidc-client-id"] = clientId; // was mcp-test/kubernetes-mcp
 for (const [name, value] of Object.entries(args)) console.log(`--${name}=${value}`);

@@ -18,6 +18,8 @@
 # config/kind/cluster.yaml (client id mcp-test/kubernetes-mcp, claims preferred_username and groups, no
 # username prefix), with that issuer and CA instead of Kind's. The file: MCP_APISERVER_KIND_CONFIG, else
 # config/kind/cluster.yaml at tag MCP_APISERVER_KIND_REF (default guide-fd2e9da) of testbed/gateway/checkout.sh.
+# MCP_APISERVER_OIDC_CLIENT_ID replaces the client id (the audience tokens need) too: a second
+# cluster trusting another realm (use case 3) is started with its issuer and its server's client id.
 # The issuer need not be up at start: kube-apiserver fetches its discovery document in the background
 # (at once, then every 10 s until it succeeds) and rejects OIDC tokens (401) until then.
 set -euo pipefail
@@ -84,9 +86,10 @@ if [[ -n $ISSUER ]]; then
 		KIND_CONFIG=$D/kind-cluster.yaml KIND_FROM="$repo at $ref:config/kind/cluster.yaml"
 		git -C "$repo" show "$ref:config/kind/cluster.yaml" >"$KIND_CONFIG" || fail "no config/kind/cluster.yaml at $ref in $repo"
 	fi
-	flags=$(node "$HERE/kind-oidc-flags.mjs" "$KIND_CONFIG" "$ISSUER" "$OIDC_CA") || fail "no OIDC flags in $KIND_FROM"
+	flags=$(node "$HERE/kind-oidc-flags.mjs" "$KIND_CONFIG" "$ISSUER" "$OIDC_CA" ${MCP_APISERVER_OIDC_CLIENT_ID:+"$MCP_APISERVER_OIDC_CLIENT_ID"}) ||
+		fail "no OIDC flags in $KIND_FROM"
 	mapfile -t OIDC_FLAGS <<<"$flags"
-	log "OIDC flags from $KIND_FROM (issuer and CA file replaced):"
+	log "OIDC flags from $KIND_FROM (issuer${MCP_APISERVER_OIDC_CLIENT_ID:+, client id} and CA file replaced):"
 	for f in "${OIDC_FLAGS[@]}"; do log "  $f"; done
 	# Only informative: the apiserver starts either way and retries the discovery every 10 s.
 	curl -fsS -m 2 --cacert "$OIDC_CA" "$ISSUER/.well-known/openid-configuration" >/dev/null 2>&1 ||

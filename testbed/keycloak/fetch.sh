@@ -10,7 +10,9 @@
 #   MCP_KEYCLOAK_JAVA_HOME   the JDK to use; default: the first of $JAVA_HOME, /usr/lib/jvm/*, java on
 #                            PATH whose `java -version` is >= 21
 #   MCP_M2_REPO              the local Maven repository mvn downloads into (default ~/.m2/repository)
-# The cached dist is `kc.sh build --db=dev-file` (build-time options) so start.sh can run
+# The cached dist is `kc.sh build --db=dev-file --features=jwt-authorization-grant` (build-time
+# options; the preview feature is the JWT authorization grant, RFC 7523, that use case 3's
+# identity chaining needs; token exchange V2 is on by default) so start.sh can run
 # `kc.sh start --optimized`: that skips the Quarkus re-augmentation `start-dev` does on every fresh
 # copy (~12 s of a ~34 s start on 2 cores, see README.md). Nothing writes into the dist afterwards:
 # each start.sh instance has its own Keycloak home (data, import, lib/quarkus) in its temp dir.
@@ -19,9 +21,15 @@ set -euo pipefail
 VERSION=${MCP_KEYCLOAK_VERSION:-26.5.6}
 CACHE=${MCP_STACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mcp-gateway-stack}
 OUT=$CACHE/keycloak
-DIST=$OUT/keycloak-$VERSION
 M2=${MCP_M2_REPO:-$HOME/.m2/repository}
-BUILD_OPTS=(--db=dev-file) # build-time options; cache=local etc. are runtime options (start.sh)
+# Build-time options; cache=local, truststore etc. are runtime options (start.sh).
+BUILD_OPTS=(--db=dev-file --features=jwt-authorization-grant)
+# The dist's directory is named by its options as well as its version: a cache shared with a
+# checkout that builds other options (an older branch) keeps both, so neither rebuild removes a dist
+# that a running Keycloak of the other uses (its lib/ is a symlink into it). The marker file holds the
+# options too: a dist whose marker differs (half-made, or an old layout) is built again, once.
+OPTS_ID=$(printf '%s\n' "${BUILD_OPTS[@]}" | sha256sum | cut -c1-8)
+DIST=$OUT/keycloak-$VERSION-$OPTS_ID
 MARKER=.mcp-gateway-stack-build
 log() { echo "keycloak-fetch: $*" >&2; }
 die() {

@@ -105,8 +105,12 @@ JOPTS="-Djava.io.tmpdir=$D/tmp --add-opens=java.base/java.lang=ALL-UNNAMED ${MCP
 # Java 24+ warns about sun.misc.Unsafe (netty); the option exists since 23.
 ((${JMAJOR:-0} >= 23)) && JOPTS="$JOPTS --sun-misc-unsafe-memory-access=allow"
 
-# `start --optimized`: production mode on the dist fetch.sh built (db=dev-file). cache=local: no
-# JGroups cluster (it would listen on all interfaces). H2 (dev-file) also opens a loopback port.
+# `start --optimized`: production mode on the dist fetch.sh built (db=dev-file, preview feature
+# jwt-authorization-grant). cache=local: no JGroups cluster (it would listen on all interfaces). H2
+# (dev-file) also opens a loopback port. truststore-paths: Keycloak's own outgoing HTTPS trusts the
+# test CA, so a realm whose identity provider is another realm of this server (use case 3's JWT
+# authorization grant) can fetch that realm's JWKS from https://127.0.0.1:PORT; without it the grant
+# fails with "Invalid signature" and nothing in the log.
 # setsid: Keycloak outlives this script, gets no signal from its terminal, and is a process group
 # of its own (kc.sh and its java) that stop.sh signals as a whole. The wrapper writes its own pid:
 # the session and group id, whatever setsid did.
@@ -120,6 +124,7 @@ KC_BOOTSTRAP_ADMIN_USERNAME=$ADMIN_USER KC_BOOTSTRAP_ADMIN_PASSWORD=$ADMIN_PASSW
 	--http-management-port="$MGMT_PORT" \
 	--hostname="$URL" \
 	--https-certificate-file="$D/tls.crt" --https-certificate-key-file="$D/tls.key" \
+	--truststore-paths="$D/ca.crt" \
 	</dev/null >"$D/keycloak.log" 2>&1 &
 for _ in $(seq 50); do [[ -s $D/keycloak.pid ]] && break; sleep 0.1; done
 [[ -s $D/keycloak.pid ]] || fail "Keycloak did not start (no pid)"
