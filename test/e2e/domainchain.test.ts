@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { basicCredentials, domainChainMetadata } from "../../components/domainChain";
+import { DOMAIN_ROLE, GATEWAY_IDP_ALIAS, GRANT_CLIENT_ID } from "../../components/domainTrust";
 import { GUIDE_TOOLS } from "../../components/tools";
 import { claimsOf } from "../support/authChain";
 import {
@@ -147,22 +148,22 @@ beforeAll(async () => {
     }),
     "mcp-gateway sub mapper",
   );
-  // The client that stands for realm B: clientId = realm B's issuer, one role for the group engineering.
+  // The client that stands for realm B (as DomainTrust declares it): clientId = realm B's issuer,
+  // one role mapped to the group engineering.
   const bInA = await create(
     `${A}/clients`,
     {
       clientId: realmB.issuer,
-      name: "cluster b (realm cluster-b)",
+      description: "The audience of tokens for the realm cluster-b",
       protocol: "openid-connect",
-      publicClient: false,
+      publicClient: true,
       standardFlowEnabled: false,
-      directAccessGrantsEnabled: false,
-      serviceAccountsEnabled: false,
+      fullScopeAllowed: false,
     },
     "realm A client <B issuer>",
   );
-  await ok(admin.request("POST", `${A}/clients/${bInA}/roles`, { name: "access" }), "role access");
-  await mapClientRoles(A, await groupId(A, "engineering"), bInA, ["access"]);
+  await ok(admin.request("POST", `${A}/clients/${bInA}/roles`, { name: DOMAIN_ROLE }), `role ${DOMAIN_ROLE}`);
+  await mapClientRoles(A, await groupId(A, "engineering"), bInA, [DOMAIN_ROLE]);
   mcpIdA = await userId(A, "mcp");
   // A user of realm A in engineering whom realm B does not know.
   const unlinkedA = await create(
@@ -183,7 +184,7 @@ beforeAll(async () => {
   // Realm B: the identity provider trusting realm A's tokens for the JWT authorization grant.
   await ok(
     admin.request("POST", `${B}/identity-provider/instances`, {
-      alias: "gateway",
+      alias: GATEWAY_IDP_ALIAS,
       providerId: "oidc",
       enabled: true,
       hideOnLogin: true,
@@ -194,12 +195,10 @@ beforeAll(async () => {
         jwksUrl: `${issuerA}/protocol/openid-connect/certs`,
         validateSignature: "true",
         jwtAuthorizationGrantEnabled: "true",
-        // Required by the oidc provider type (browser brokering), unused by the grant.
+        // Required by the resource (the oidc provider type, for browser brokering), unused by the grant.
         authorizationUrl: `${issuerA}/protocol/openid-connect/auth`,
         tokenUrl: `${issuerA}/protocol/openid-connect/token`,
-        clientId: "unused-by-the-grant",
-        clientSecret: "unused-by-the-grant",
-        clientAuthMethod: "client_secret_post",
+        clientId: realmB.issuer,
       },
     }),
     "realm B IdP gateway",
@@ -207,7 +206,7 @@ beforeAll(async () => {
   await create(
     `${B}/clients`,
     {
-      clientId: "mcp-gateway",
+      clientId: GRANT_CLIENT_ID,
       protocol: "openid-connect",
       publicClient: false,
       secret: REALM_B_SECRET,
@@ -215,11 +214,11 @@ beforeAll(async () => {
       directAccessGrantsEnabled: false,
       attributes: {
         "oauth2.jwt.authorization.grant.enabled": "true",
-        "oauth2.jwt.authorization.grant.idp": "gateway",
+        "oauth2.jwt.authorization.grant.idp": GATEWAY_IDP_ALIAS,
         "standard.token.exchange.enabled": "true",
       },
     },
-    "realm B client mcp-gateway",
+    `realm B client ${GRANT_CLIENT_ID}`,
   );
   // The last step asks for `scope=openid profile groups` (use case 2's body): an empty realm has no
   // `groups` scope, and Keycloak answers "invalid_scope: Invalid scopes: openid profile groups". So
@@ -242,7 +241,7 @@ beforeAll(async () => {
     },
     "realm B client scope groups",
   );
-  const gatewayInB = await idOf(B, "mcp-gateway");
+  const gatewayInB = await idOf(B, GRANT_CLIENT_ID);
   await ok(
     admin.request("PUT", `${B}/clients/${gatewayInB}/optional-client-scopes/${groupsScope}`),
     "groups optional on mcp-gateway",
@@ -256,16 +255,13 @@ beforeAll(async () => {
     await ok(admin.request("POST", `${B}/clients/${serverB}/roles`, { name: tool }), `role ${tool}`);
   const engB = await create(`${B}/groups`, { name: "engineering" }, "realm B group engineering");
   await mapClientRoles(B, engB, serverB, [...GUIDE_TOOLS]);
+  // As DomainTrust: only the username and the link (realm A's user id, the assertions' sub).
   mcpIdB = await create(
     `${B}/users`,
     {
       username: "mcp",
       enabled: true,
-      email: "mcp@example.com",
-      emailVerified: true,
-      firstName: "mcp",
-      lastName: "cluster-b",
-      federatedIdentities: [{ identityProvider: "gateway", userId: mcpIdA, userName: "mcp" }],
+      federatedIdentities: [{ identityProvider: GATEWAY_IDP_ALIAS, userId: mcpIdA, userName: "mcp" }],
     },
     "realm B user mcp",
   );
@@ -282,7 +278,7 @@ beforeAll(async () => {
   );
   for (const [name, id, secret] of [
     [GATEWAY_SECRET, "mcp-gateway", "secret"],
-    [DOMAIN_SECRET, "mcp-gateway", REALM_B_SECRET],
+    [DOMAIN_SECRET, GRANT_CLIENT_ID, REALM_B_SECRET],
   ])
     await ok(
       gatewayApi.kube.request("POST", "/api/v1/namespaces/kuadrant-system/secrets", {
@@ -329,7 +325,7 @@ describe("use case 3 on the real Keycloak: the chain of domainChainMetadata, run
     expect(c.iss).toBe(keycloak.issuer);
     expect(c.sub).toBe(mcpIdA);
     expect(c.aud).toContain(realmB.issuer);
-    expect(c.resource_access[realmB.issuer].roles).toEqual(["access"]);
+    expect(c.resource_access[realmB.issuer].roles).toEqual([DOMAIN_ROLE]);
   });
 
   it("runs the three steps in priority order, each answering HTTP 200", async () => {
@@ -346,7 +342,7 @@ describe("use case 3 on the real Keycloak: the chain of domainChainMetadata, run
     expect(s1.request!.body.assertion).toBe(token(s0));
     expect(s2.request!.body.subject_token).toBe(token(s1));
     expect(s0.request!.authorization).toBe(`Basic ${basicCredentials("mcp-gateway", "secret")}`);
-    expect(s1.request!.authorization).toBe(`Basic ${basicCredentials("mcp-gateway", REALM_B_SECRET)}`);
+    expect(s1.request!.authorization).toBe(`Basic ${basicCredentials(GRANT_CLIENT_ID, REALM_B_SECRET)}`);
     tokens.step0 = token(s0)!;
     tokens.step1 = token(s1)!;
     tokens.final = token(s2)!;
@@ -365,7 +361,7 @@ describe("use case 3 on the real Keycloak: the chain of domainChainMetadata, run
   it("step 1 (JWT authorization grant at realm B): realm B's user linked to realm A's mcp", () => {
     const c = show("step 1 domain-grant", tokens.step1);
     expect(c.iss).toBe(realmB.issuer);
-    expect(c.azp).toBe("mcp-gateway");
+    expect(c.azp).toBe(GRANT_CLIENT_ID);
     expect(c.sub).toBe(mcpIdB);
     expect(c.sub).not.toBe(mcpIdA);
     expect(c.preferred_username).toBe("mcp");
@@ -376,7 +372,7 @@ describe("use case 3 on the real Keycloak: the chain of domainChainMetadata, run
     const c = show("step 2 oauth-token-exchange (final)", tokens.final);
     expect(c.iss).toBe(realmB.issuer);
     expect(c.aud).toBe(SERVER_B);
-    expect(c.azp).toBe("mcp-gateway");
+    expect(c.azp).toBe(GRANT_CLIENT_ID);
     expect(c.sub).toBe(mcpIdB);
     expect(c.preferred_username).toBe("mcp");
     expect([...c.resource_access[SERVER_B].roles].sort()).toEqual([...GUIDE_TOOLS].sort());

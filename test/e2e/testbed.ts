@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as https from "node:https";
 import * as path from "node:path";
 import type { ConfigMap, Stack } from "@pulumi/pulumi/automation";
+import type { AuthPolicyMetadata } from "../../components/crds";
 import type { Evaluators } from "../support/authChain";
 import { REPO_ROOT, scratchTmp } from "./engine";
 
@@ -362,20 +363,8 @@ export async function tokenExchangeBasic(
   return Buffer.from(secret.data[ref.key], "base64").toString("utf8");
 }
 
-/** One `rules.metadata` entry of an AuthPolicy (the HTTP kind, as the stack writes them). */
-export interface MetadataStep {
-  priority?: number;
-  /** All must hold for the step to run (CEL, as Authorino's `when`). */
-  when?: { predicate: string }[];
-  http: {
-    url: string;
-    method?: string;
-    contentType?: string;
-    credentials?: { authorizationHeader?: { prefix?: string } };
-    sharedSecretRef?: { name: string; key: string };
-    bodyParameters?: Record<string, { value?: unknown; expression?: string }>;
-  };
-}
+/** One `rules.metadata` entry of an AuthPolicy (its CRD's type); runMetadata runs the HTTP kind. */
+export type MetadataStep = AuthPolicyMetadata;
 
 /** What one metadata step did. */
 export interface StepOutcome {
@@ -448,12 +437,16 @@ async function runStep(
   ctx: { ca: string; apiServer: ApiServer },
 ): Promise<StepOutcome> {
   const outcome: StepOutcome = { name, priority, skipped: false };
-  const when = Object.fromEntries((m.when ?? []).map((w, i) => [`when${i}`, w.predicate]));
+  const http = m.http;
+  if (!http?.url) throw new Error(`${name}: only HTTP steps with a fixed url are run here`);
+  if ((m.when ?? []).some((w) => w.predicate === undefined))
+    throw new Error(`${name}: only CEL \`predicate\` conditions are run here`);
+  const when = Object.fromEntries((m.when ?? []).map((w, i) => [`when${i}`, w.predicate!]));
   if (Object.keys(when).length) {
     const values = authorino(when, null, input).cel;
     if (!Object.values(values).every((v) => v === true)) return { ...outcome, skipped: true };
   }
-  const params = Object.entries(m.http.bodyParameters ?? {});
+  const params = Object.entries(http.bodyParameters ?? {});
   const exprs = Object.fromEntries(params.flatMap(([k, p]) => (p.expression ? [[k, p.expression]] : [])));
   const values = Object.keys(exprs).length ? authorino(exprs, null, input).cel : {};
   const failed = Object.entries(values).find(([, v]) => v !== null && typeof v === "object" && "error" in v);
@@ -461,15 +454,15 @@ async function runStep(
   // As json.StringifyJSON: strings as they are, anything else as JSON.
   const str = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v));
   const body = Object.fromEntries(params.map(([k, p]) => [k, str(p.expression ? values[k] : p.value)]));
-  if ((m.http.method ?? "GET") !== "POST") throw new Error(`${name}: only POST steps are run here`);
-  if ((m.http.contentType ?? "application/x-www-form-urlencoded") !== "application/x-www-form-urlencoded")
+  if ((http.method ?? "GET") !== "POST") throw new Error(`${name}: only POST steps are run here`);
+  if ((http.contentType ?? "application/x-www-form-urlencoded") !== "application/x-www-form-urlencoded")
     throw new Error(`${name}: only form-encoded steps are run here`);
-  const prefix = m.http.credentials?.authorizationHeader?.prefix;
+  const prefix = http.credentials?.authorizationHeader?.prefix;
   const authorization =
-    m.http.sharedSecretRef && prefix !== undefined
-      ? `${prefix} ${await tokenExchangeBasic(ctx.apiServer, m.http.sharedSecretRef)}`
+    http.sharedSecretRef && prefix !== undefined
+      ? `${prefix} ${await tokenExchangeBasic(ctx.apiServer, http.sharedSecretRef)}`
       : undefined;
-  outcome.request = { url: m.http.url, authorization, body };
+  outcome.request = { url: http.url, authorization, body };
   const res = await resend(outcome.request, ctx.ca);
   return { ...outcome, status: res.status, json: res.text ? res.json : undefined };
 }
