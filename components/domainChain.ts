@@ -71,7 +71,9 @@ export function domainChainMetadata(a: DomainChainArgs): Record<string, crds.Aut
       subject_token: { expression: "auth.metadata['domain-grant'].access_token" },
       subject_token_type: { value: ACCESS_TOKEN },
       audience: { expression: "request.headers['x-mcp-servername']" },
-      scope: { value: "openid profile groups" },
+      // Not use case 2's `groups`: a realm has no such client scope unless someone made one, and
+      // the cluster binds the user, not a group.
+      scope: { value: "openid profile" },
     }),
   };
 }

@@ -29,6 +29,37 @@ export const GRANT_CLIENT_ID = "mcp-gateway";
 /** The role of the gateway realm's client that makes a user's token exchangeable for this domain. */
 export const DOMAIN_ROLE = "chain";
 
+/** The gateway realm's client that the AuthPolicy's first exchange authenticates as (the guide's). */
+export const GATEWAY_CLIENT_ID = "mcp-gateway";
+
+export interface GatewaySubjectArgs {
+  gatewayRealm: string;
+  keycloakProvider: keycloak.Provider;
+}
+
+/**
+ * Once per stack, in the gateway's realm: a `sub` claim in the tokens of its exchange client. The
+ * guide's realm gives that client no `basic` client scope, so its tokens have no `sub`, and a
+ * cluster's realm refuses the assertion (`Missing claim: sub`): it finds the linked user by it. A
+ * mapper on the client adds it without taking over the client's scope lists.
+ */
+export class GatewaySubject extends pulumi.ComponentResource {
+  constructor(name: string, args: GatewaySubjectArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("mcp-gateway-stack:keycloak:GatewaySubject", name, {}, opts);
+    const onKeycloak = childOptions(this, opts, { provider: args.keycloakProvider });
+    const client = keycloak.openid.getClientOutput(
+      { realmId: args.gatewayRealm, clientId: GATEWAY_CLIENT_ID },
+      onKeycloak,
+    );
+    new keycloak.openid.SubProtocolMapper(
+      `${name}-mapper`,
+      { realmId: args.gatewayRealm, clientId: client.id, name: "sub (mcp-gateway-stack)", addToAccessToken: true },
+      onKeycloak,
+    );
+    this.registerOutputs({});
+  }
+}
+
 /**
  * How the domain's realm comes to trust the gateway's realm for one user (Keycloak identity chaining):
  *
@@ -85,10 +116,14 @@ export class DomainTrust extends pulumi.ComponentResource {
         // Never a login option: the provider exists for the grant, users are linked by the stack.
         linkOnly: true,
         hideOnLoginPage: true,
-        // Required by the resource, unused by the grant.
+        // Required by the resource, unused by the grant (no browser login goes through it). The
+        // audience client is public: there is no secret, so the placeholder is write-only, never
+        // kept in state.
         authorizationUrl: `${gateway}/protocol/openid-connect/auth`,
         tokenUrl: `${gateway}/protocol/openid-connect/token`,
         clientId: args.domainIssuerUrl,
+        clientSecretWo: "unused-by-the-jwt-authorization-grant",
+        clientSecretWoVersion: "1",
         extraConfig: { jwtAuthorizationGrantEnabled: "true" },
       },
       onKeycloak,

@@ -10,6 +10,14 @@ export interface GatewayListenerArgs {
   listenerName: string;
   hostname: string;
   port: number;
+  /**
+   * Name the patch's Server-Side Apply field manager (`fieldManager(listenerName)`); without it the
+   * provider picks a random one per patch. Named, the manager's annotation is itself applied to the
+   * Gateway, so a second named patch on the same Gateway conflicts on it: only the stack's first
+   * listener keeps the name it always had (a new manager would leave the old one owning the listener
+   * after destroy); further listeners (use case 3) are unnamed.
+   */
+  namedFieldManager?: boolean;
 }
 
 /** A listener of a Gateway (gateway.networking.k8s.io/v1), as its CRD has it. */
@@ -57,7 +65,9 @@ export class GatewayListener extends pulumi.ComponentResource {
         metadata: {
           name: args.gatewayName,
           namespace: args.gatewayNamespace,
-          annotations: { "pulumi.com/patchFieldManager": fieldManager(args.listenerName) },
+          ...(args.namedFieldManager && {
+            annotations: { "pulumi.com/patchFieldManager": fieldManager(args.listenerName) },
+          }),
         },
         spec: { listeners: [listenerSpec(args)] },
       } satisfies crds.GatewayPatchArgs,

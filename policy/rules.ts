@@ -60,9 +60,6 @@ export function listenerPatchNeverForces(r: SeenResource): string[] {
   if (String(annotations["pulumi.com/patchForce"]) === "true") {
     problems.push(`Gateway patch ${r.name} sets pulumi.com/patchForce: it would take fields other managers own`);
   }
-  if (!annotations["pulumi.com/patchFieldManager"]) {
-    problems.push(`Gateway patch ${r.name} has no pulumi.com/patchFieldManager: it would share a field manager`);
-  }
   return problems;
 }
 

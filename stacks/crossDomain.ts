@@ -1,5 +1,5 @@
 import { domainChainMetadata } from "../components/domainChain";
-import { DomainTrust } from "../components/domainTrust";
+import { DomainTrust, GatewaySubject } from "../components/domainTrust";
 import { GatewayCluster } from "../components/gatewayCluster";
 import { GatewayListener } from "../components/gatewayListener";
 import { RELEASE_FACTS } from "../components/gatewayRelease";
@@ -26,6 +26,7 @@ export interface DomainStack {
 
 /** Use case 3: use case 2 for the gateway's cluster, and each domain's cluster reached by identity chaining. */
 export interface CrossDomainStack extends OidcStack {
+  gatewaySubject: GatewaySubject;
   domains: DomainStack[];
 }
 
@@ -48,8 +49,14 @@ const AUTHORINO_NAMESPACE = "kuadrant-system";
 export function buildCrossDomain(cfg: StackConfig, projectDir: string = process.cwd()): CrossDomainStack {
   const base = buildOidc(cfg, projectDir);
   if (cfg.useCase !== "cross-domain") throw new Error("buildCrossDomain: useCase is not 'cross-domain'");
+  const gatewaySubject = new GatewaySubject(
+    "gateway-subject",
+    { gatewayRealm: cfg.keycloak.realm, keycloakProvider: base.access.provider },
+    // The client comes with the realm the setup step configures.
+    { dependsOn: [base.tokenExchange.step] },
+  );
   const domains = cfg.domains.map((d) => buildDomain(cfg, base, d, projectDir));
-  return { ...base, domains };
+  return { ...base, gatewaySubject, domains };
 }
 
 function buildDomain(cfg: StackConfig, base: OidcStack, d: DomainConfig, projectDir: string): DomainStack {

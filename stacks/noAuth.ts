@@ -55,6 +55,7 @@ export function buildNoAuth(cfg: StackConfig, projectDir: string = process.cwd()
       listenerName: cfg.gateway.listenerName,
       hostname: m.host,
       port: cfg.gateway.listenerPort,
+      namedFieldManager: true,
     },
     onCluster,
   );

@@ -47,3 +47,49 @@ export const OIDC_ADDS: Record<string, number> = {
   "mcp-gateway-stack:gateway:Checkout": 1,
   "command:local:Command": 2, // the checkout, the token-exchange setup
 };
+
+/** What use case 3 adds once, whatever the number of further clusters: `sub` in realm mcp's tokens. */
+export const CROSS_DOMAIN_ONCE: Record<string, number> = {
+  "mcp-gateway-stack:keycloak:GatewaySubject": 1,
+  "keycloak:openid/subProtocolMapper:SubProtocolMapper": 1,
+};
+
+/** What use case 3 adds per further cluster. */
+export const CROSS_DOMAIN_PER_CLUSTER: Record<string, number> = {
+  // the cluster, its server and its binding
+  "mcp-gateway-stack:cluster:GatewayCluster": 1,
+  "pulumi:providers:kubernetes": 1,
+  "mcp-gateway-stack:mcp:LocalMcpServer": 1,
+  "command:local:Command": 1,
+  "mcp-gateway-stack:auth:OidcClusterAccess": 1,
+  "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding": 1,
+  // on the gateway's cluster
+  "mcp-gateway-stack:gateway:Listener": 1,
+  "kubernetes:gateway.networking.k8s.io/v1:GatewayPatch": 1,
+  "mcp-gateway-stack:mcp:ServerRoute": 1,
+  "kubernetes:core/v1:Service": 1,
+  "kubernetes:networking.istio.io/v1beta1:ServiceEntry": 1,
+  "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute": 1,
+  "kubernetes:mcp.kagenti.com/v1alpha1:MCPServer": 1,
+  "mcp-gateway-stack:auth:ToolAuthPolicy": 1,
+  "kubernetes:kuadrant.io/v1:AuthPolicy": 1,
+  "kubernetes:core/v1:Secret": 1, // the grant client's credentials
+  // the trust: realm mcp's audience client and role, realm b's provider, grant client and user
+  "mcp-gateway-stack:keycloak:DomainTrust": 1,
+  "keycloak:oidc/identityProvider:IdentityProvider": 1,
+  "keycloak:index/user:User": 1,
+  // clients: the audience, the grant client, the server's; roles: the audience's and one per tool
+  "keycloak:openid/client:Client": 3,
+  "keycloak:index/role:Role": 1 + GUIDE_TOOLS.length,
+  "keycloak:index/groupRoles:GroupRoles": 2,
+  "mcp-gateway-stack:keycloak:ToolAccess": 1,
+  "keycloak:index/group:Group": 1,
+  "keycloak:index/groupMemberships:GroupMemberships": 1,
+};
+
+/** Resource counts of several plans together. */
+export function sumPlans(...plans: Record<string, number>[]): Record<string, number> {
+  const sum: Record<string, number> = {};
+  for (const plan of plans) for (const [type, n] of Object.entries(plan)) sum[type] = (sum[type] ?? 0) + n;
+  return sum;
+}

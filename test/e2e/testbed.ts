@@ -547,7 +547,13 @@ export function freePort(): number {
  */
 export async function useTestBed(
   stack: Stack,
-  bed: { apiServer: ApiServer; tag: GatewayTag; port: number; keycloak?: Keycloak; useCase?: "no-auth" | "oidc" },
+  bed: {
+    apiServer: ApiServer;
+    tag: GatewayTag;
+    port: number;
+    keycloak?: Keycloak;
+    useCase?: "no-auth" | "oidc" | "cross-domain";
+  },
 ): Promise<void> {
   const config: ConfigMap = {
     useCase: { value: bed.useCase ?? "no-auth" },

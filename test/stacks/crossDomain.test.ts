@@ -43,6 +43,9 @@ describe("use case 3 (cross-domain) with one more cluster, b, in realm cluster-b
         "kubernetes:mcp.kagenti.com/v1alpha1:MCPServer kubernetes-mcp-b-mcp-server",
         "mcp-gateway-stack:auth:ToolAuthPolicy kubernetes-mcp-b-auth",
         "kubernetes:kuadrant.io/v1:AuthPolicy kubernetes-mcp-b-auth-policy",
+        // once per stack: sub in the gateway realm's exchange client's tokens
+        "mcp-gateway-stack:keycloak:GatewaySubject gateway-subject",
+        "keycloak:openid/subProtocolMapper:SubProtocolMapper gateway-subject-mapper",
         // the trust between the realms, and the grant client's Secret for Authorino
         "mcp-gateway-stack:keycloak:DomainTrust domain-b-trust",
         "keycloak:openid/client:Client domain-b-trust-audience",
@@ -84,6 +87,12 @@ describe("use case 3 (cross-domain) with one more cluster, b, in realm cluster-b
       name: "kubernetes-mcp-b",
       hostname: DOMAIN_B.host,
     });
+    // A second named field manager would conflict with the first on its own annotation (found by
+    // crossdomain.test.ts on a real API server): b's patch takes the provider's random one.
+    expect(run.byName("kubernetes-mcp-b-patch").inputs.metadata).toEqual({
+      name: "mcp-gateway",
+      namespace: "gateway-system",
+    });
     expect(run.outputs.toolNames).toEqual([
       ...run.config.mcpServer.tools.map((t) => `kube_${t}`),
       ...run.config.mcpServer.tools.map((t) => `kube_b_${t}`),
@@ -100,6 +109,18 @@ describe("use case 3 (cross-domain) with one more cluster, b, in realm cluster-b
     expect(run.byName("domain-b-trust-audience-group-role").propertyDependencies.groupId).toEqual([
       urn("kubernetes-mcp-access-group"),
     ]);
+  });
+
+  it("adds sub to the tokens of the gateway realm's exchange client (the cluster realm finds the linked user by it)", () => {
+    expect(
+      run.invokes.filter((i) => i.token === "keycloak:openid/getClient:getClient").map((i) => i.inputs),
+    ).toContainEqual({ realmId: "mcp", clientId: "mcp-gateway" });
+    expect(run.byName("gateway-subject-mapper").inputs).toMatchObject({
+      realmId: "mcp",
+      clientId: "existing-client-uuid",
+      addToAccessToken: true,
+    });
+    expect(run.byName("gateway-subject-mapper").dependencies).toContain(urn("oauth-token-exchange-setup"));
   });
 
   it("makes realm cluster-b trust the gateway's realm for the JWT authorization grant, for the linked user only", () => {
@@ -173,6 +194,15 @@ describe("use case 3 (cross-domain) with one more cluster, b, in realm cluster-b
     expect(run.byName("kubernetes-mcp-b-auth-policy").dependencies).toContain(urn("domain-b-trust-grant-secret"));
   });
 
+  it("orders b's objects: the registration after b's server answers, the trust after the setup step and use case 2's group", () => {
+    expect(run.byName("kubernetes-mcp-b-mcp-server").dependencies).toContain(urn("kubernetes-mcp-server-b-process"));
+    for (const name of ["domain-b-trust-audience", "domain-b-trust-idp", "domain-b-trust-grant-secret"]) {
+      expect(run.byName(name).dependencies, name).toEqual(
+        expect.arrayContaining([urn("oauth-token-exchange-setup"), urn("kubernetes-mcp-access-group")]),
+      );
+    }
+  });
+
   it("binds <realm cluster-b issuer>#mcp on cluster b, not on the gateway's cluster", () => {
     const binding = run.byName("oidc-user-b-binding");
     expect(binding.inputs.subjects).toEqual([
@@ -202,6 +232,7 @@ describe("use case 3 with two more clusters", async () => {
     }
     expect(run.ofType("pulumi:providers:keycloak")).toHaveLength(1);
     expect(run.ofType("pulumi:providers:kubernetes")).toHaveLength(3);
+    expect(run.ofType("keycloak:openid/subProtocolMapper:SubProtocolMapper")).toHaveLength(1);
   });
 });
 

@@ -91,7 +91,8 @@ export const CHAIN_CASES: ChainCase[] = [
 
 /** The parts of the AuthPolicy's `spec.rules` the decision reads (as applied, or as built). */
 export interface ChainRules {
-  metadata: { "oauth-token-exchange": { when: Array<{ predicate: string }> } };
+  /** Use case 3's last step has no `when`: the chain always runs. */
+  metadata: { "oauth-token-exchange": { when?: Array<{ predicate: string }> } };
   authorization: {
     token: { opa: { rego: string } };
     "scoped-audience-check": { patternMatching: { patterns: Array<{ predicate: string }> } };
@@ -136,8 +137,10 @@ export function decide(
   const verified = evaluators.verifyJwt(call.callerJwt);
   if ("error" in verified) return { verdict: "jwt", exchangeWanted: false, jwtError: verified.error };
   const identity = verified.claims;
-  const exchangeWhen = rules.metadata["oauth-token-exchange"].when[0].predicate;
-  const exchangeWanted = evaluators.cel({ exchangeWhen }, { auth: { identity }, request: { headers } }).exchangeWhen;
+  const exchangeWhen = rules.metadata["oauth-token-exchange"].when?.[0]?.predicate;
+  const exchangeWanted =
+    exchangeWhen === undefined ||
+    evaluators.cel({ exchangeWhen }, { auth: { identity }, request: { headers } }).exchangeWhen;
   // The exchange runs only when its `when` holds; a refused exchange leaves no metadata either.
   const metadata =
     exchangeWanted === true && call.scopedJwt ? { "oauth-token-exchange": { access_token: call.scopedJwt } } : {};
