@@ -19,6 +19,7 @@ import { REPO_ROOT, scratchStack, type Scratch } from "./engine";
 import { callTool, listTools } from "./mcp";
 import {
   authorinoEvaluators,
+  createUser,
   freePort,
   runMetadata,
   selfSubjectReview,
@@ -150,16 +151,7 @@ beforeAll(async () => {
     directAccessGrantsEnabled: true,
   });
   expect(put.status).toBe(204);
-  const created = await admin.request("POST", "/admin/realms/mcp/users", {
-    username: OUTSIDER.username,
-    enabled: true,
-    email: "outsider@example.com",
-    emailVerified: true,
-    firstName: "Out",
-    lastName: "Sider",
-    credentials: [{ type: "password", value: OUTSIDER.password, temporary: false }],
-  });
-  expect(created.status, created.text).toBe(201);
+  await createUser(admin, "/admin/realms/mcp", OUTSIDER);
 });
 
 afterAll(async () => {

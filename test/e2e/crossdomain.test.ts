@@ -8,6 +8,7 @@ import { CROSS_DOMAIN_ONCE, CROSS_DOMAIN_PER_CLUSTER, NO_AUTH_PLAN, OIDC_ADDS, s
 import {
   authorinoEvaluators,
   createRealm,
+  createUser,
   freePort,
   portAnswers,
   processesWith,
@@ -143,17 +144,7 @@ beforeAll(async () => {
   expect((await admin.request("PUT", `${A}/clients/${gw.id}`, { ...gw, directAccessGrantsEnabled: true })).status).toBe(
     204,
   );
-  const created = await admin.request("POST", `${A}/users`, {
-    username: UNLINKED.username,
-    enabled: true,
-    email: "unlinked@example.com",
-    emailVerified: true,
-    firstName: "Un",
-    lastName: "Linked",
-    groups: ["/engineering"],
-    credentials: [{ type: "password", value: UNLINKED.password, temporary: false }],
-  });
-  expect(created.status, created.text).toBe(201);
+  await createUser(admin, A, { ...UNLINKED, groups: ["/engineering"] });
   tokens.caller = await login("mcp", "mcp");
 });
 

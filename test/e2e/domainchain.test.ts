@@ -5,6 +5,7 @@ import { GUIDE_TOOLS } from "../../components/tools";
 import { claimsOf } from "../support/authChain";
 import {
   createRealm,
+  createUser,
   resend,
   runMetadata,
   selfSubjectReview,
@@ -166,20 +167,7 @@ beforeAll(async () => {
   await mapClientRoles(A, await groupId(A, "engineering"), bInA, [DOMAIN_ROLE]);
   mcpIdA = await userId(A, "mcp");
   // A user of realm A in engineering whom realm B does not know.
-  const unlinkedA = await create(
-    `${A}/users`,
-    {
-      username: UNLINKED.username,
-      enabled: true,
-      email: "unlinked@example.com",
-      emailVerified: true,
-      firstName: "Un",
-      lastName: "Linked",
-      credentials: [{ type: "password", value: UNLINKED.password, temporary: false }],
-    },
-    "realm A user unlinked",
-  );
-  await ok(admin.request("PUT", `${A}/users/${unlinkedA}/groups/${await groupId(A, "engineering")}`), "group");
+  await createUser(admin, A, { ...UNLINKED, groups: ["/engineering"] });
 
   // Realm B: the identity provider trusting realm A's tokens for the JWT authorization grant.
   await ok(

@@ -54,38 +54,36 @@ export const CROSS_DOMAIN_ONCE: Record<string, number> = {
   "keycloak:openid/subProtocolMapper:SubProtocolMapper": 1,
 };
 
-/** What use case 3 adds per further cluster. */
-export const CROSS_DOMAIN_PER_CLUSTER: Record<string, number> = {
-  // the cluster, its server and its binding
-  "mcp-gateway-stack:cluster:GatewayCluster": 1,
-  "pulumi:providers:kubernetes": 1,
-  "mcp-gateway-stack:mcp:LocalMcpServer": 1,
-  "command:local:Command": 1,
-  "mcp-gateway-stack:auth:OidcClusterAccess": 1,
-  "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding": 1,
-  // on the gateway's cluster
-  "mcp-gateway-stack:gateway:Listener": 1,
-  "kubernetes:gateway.networking.k8s.io/v1:GatewayPatch": 1,
-  "mcp-gateway-stack:mcp:ServerRoute": 1,
-  "kubernetes:core/v1:Service": 1,
-  "kubernetes:networking.istio.io/v1beta1:ServiceEntry": 1,
-  "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute": 1,
-  "kubernetes:mcp.kagenti.com/v1alpha1:MCPServer": 1,
-  "mcp-gateway-stack:auth:ToolAuthPolicy": 1,
-  "kubernetes:kuadrant.io/v1:AuthPolicy": 1,
-  "kubernetes:core/v1:Secret": 1, // the grant client's credentials
-  // the trust: realm mcp's audience client and role, realm b's provider, grant client and user
-  "mcp-gateway-stack:keycloak:DomainTrust": 1,
-  "keycloak:oidc/identityProvider:IdentityProvider": 1,
-  "keycloak:index/user:User": 1,
-  // clients: the audience, the grant client, the server's; roles: the audience's and one per tool
-  "keycloak:openid/client:Client": 3,
-  "keycloak:index/role:Role": 1 + GUIDE_TOOLS.length,
-  "keycloak:index/groupRoles:GroupRoles": 2,
-  "mcp-gateway-stack:keycloak:ToolAccess": 1,
-  "keycloak:index/group:Group": 1,
-  "keycloak:index/groupMemberships:GroupMemberships": 1,
-};
+/**
+ * What use case 3 adds per further cluster: use case 1's resources but the stack itself (its
+ * cluster, server, listener and registration), and the OIDC resources of its own domain.
+ */
+export const CROSS_DOMAIN_PER_CLUSTER: Record<string, number> = sumPlans(
+  without(NO_AUTH_PLAN, "pulumi:pulumi:Stack", "pulumi:providers:command"),
+  {
+    "mcp-gateway-stack:auth:OidcClusterAccess": 1,
+    "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding": 1,
+    "mcp-gateway-stack:auth:ToolAuthPolicy": 1,
+    "kubernetes:kuadrant.io/v1:AuthPolicy": 1,
+    "kubernetes:core/v1:Secret": 1, // the grant client's credentials
+    // the trust: realm mcp's audience client and role, realm b's provider, grant client and user
+    "mcp-gateway-stack:keycloak:DomainTrust": 1,
+    "keycloak:oidc/identityProvider:IdentityProvider": 1,
+    "keycloak:index/user:User": 1,
+    // clients: the audience, the grant client, the server's; roles: the audience's and one per tool
+    "keycloak:openid/client:Client": 3,
+    "keycloak:index/role:Role": 1 + GUIDE_TOOLS.length,
+    "keycloak:index/groupRoles:GroupRoles": 2,
+    "mcp-gateway-stack:keycloak:ToolAccess": 1,
+    "keycloak:index/group:Group": 1,
+    "keycloak:index/groupMemberships:GroupMemberships": 1,
+  },
+);
+
+/** A plan without some types. */
+function without(plan: Record<string, number>, ...types: string[]): Record<string, number> {
+  return Object.fromEntries(Object.entries(plan).filter(([type]) => !types.includes(type)));
+}
 
 /** Resource counts of several plans together. */
 export function sumPlans(...plans: Record<string, number>[]): Record<string, number> {

@@ -153,6 +153,28 @@ export async function startKeycloak(tag: GatewayTag): Promise<Keycloak> {
   };
 }
 
+/**
+ * A user of the realm at `realmPath` (`/admin/realms/<name>`) with a password and, by path
+ * (`/engineering`), groups: the test's own users beside the realm import's.
+ */
+export async function createUser(
+  admin: Api,
+  realmPath: string,
+  user: { username: string; password: string; groups?: string[] },
+): Promise<void> {
+  const res = await admin.request("POST", `${realmPath}/users`, {
+    username: user.username,
+    enabled: true,
+    email: `${user.username}@example.com`,
+    emailVerified: true,
+    firstName: user.username,
+    lastName: "Test",
+    groups: user.groups ?? [],
+    credentials: [{ type: "password", value: user.password, temporary: false }],
+  });
+  if (res.status !== 201) throw new Error(`create user ${user.username}: HTTP ${res.status} ${res.text}`);
+}
+
 /** A realm of `keycloak` created over the admin REST API. */
 export interface Realm {
   name: string;
