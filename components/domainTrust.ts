@@ -30,7 +30,7 @@ export const GRANT_CLIENT_ID = "mcp-gateway";
 export const DOMAIN_ROLE = "chain";
 
 /** The gateway realm's client that the AuthPolicy's first exchange authenticates as (the guide's). */
-export const GATEWAY_CLIENT_ID = "mcp-gateway";
+const GATEWAY_CLIENT_ID = "mcp-gateway";
 
 export interface GatewaySubjectArgs {
   gatewayRealm: string;

@@ -40,7 +40,7 @@ export function ownerMark(project: string, stack: string): string {
 }
 
 /** The client the guide creates: public, no browser flow, only the scopes it is given. */
-export function resourceServerClientSpec(realm: string, clientId: pulumi.Input<string>, description: string) {
+function resourceServerClientSpec(realm: string, clientId: pulumi.Input<string>, description: string) {
   return {
     realmId: realm,
     clientId,

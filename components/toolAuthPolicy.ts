@@ -29,7 +29,7 @@ export interface ToolAuthPolicyArgs {
 const TOOL_HEADER = "request.headers['x-mcp-toolname']";
 
 /** The tool check for roles named `<rolePrefix><tool>`: the guide's predicate, or the v0.9.0 sample's. */
-export function toolAccessPredicate(rolePrefix = ""): string {
+function toolAccessPredicate(rolePrefix = ""): string {
   if (!rolePrefix) return authRules.toolAccess;
   if (!authRules.toolAccess.startsWith(`${TOOL_HEADER} in `))
     throw new Error(`tool-access.cel must start with "${TOOL_HEADER} in " to take a role prefix`);

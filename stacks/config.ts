@@ -21,13 +21,10 @@ import { GUIDE_TOOLS, GUIDE_TOOLSETS, KNOWN_TOOLS, KNOWN_TOOLSETS, toolsetsServi
 
 export const PROJECT = "mcp-gateway-stack";
 
-export const USE_CASES = ["no-auth", "oidc", "cross-domain"] as const;
-export type UseCase = (typeof USE_CASES)[number];
-export const CLUSTER_MODES = ["kind", "existing"] as const;
-export type ClusterMode = (typeof CLUSTER_MODES)[number];
+const USE_CASES = ["no-auth", "oidc", "cross-domain"] as const;
+const CLUSTER_MODES = ["kind", "existing"] as const;
 /** What to do with Keycloak objects that a newer realm import already contains. */
-export const KEYCLOAK_OBJECT_MODES = ["create", "reference"] as const;
-export type KeycloakObjectMode = (typeof KEYCLOAK_OBJECT_MODES)[number];
+const KEYCLOAK_OBJECT_MODES = ["create", "reference"] as const;
 
 /** Fields whose values are secrets (`*`: any list index): an error names them but never prints their value. */
 const SECRET_FIELDS = ["cluster.kubeconfig", "keycloak.adminPassword", "domains.*.kubeconfig"];
@@ -294,7 +291,7 @@ const Oidc = v.pipe(
 );
 
 /** The tool prefix a domain's tools get by default: `kube_<name>_`. */
-export const domainToolPrefix = (name: string) => `kube_${name.replace(/-/g, "_")}_`;
+const domainToolPrefix = (name: string) => `kube_${name.replace(/-/g, "_")}_`;
 
 /** Use case 3: one more cluster, in the OIDC domain of its own realm (on the gateway's Keycloak). */
 function domainSchema(release: GatewayRelease) {

@@ -31,7 +31,7 @@ export interface CrossDomainStack extends OidcStack {
 }
 
 /** The Kubernetes names of a domain's objects: the gateway cluster's own, with `-<name>`. */
-export function domainNames(cfg: StackConfig, d: Pick<DomainConfig, "name">) {
+function domainNames(cfg: StackConfig, d: Pick<DomainConfig, "name">) {
   const m = cfg.mcpServer;
   const routeName = `${m.routeName}-${d.name}`;
   return {

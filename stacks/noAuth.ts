@@ -82,7 +82,7 @@ export function buildNoAuth(cfg: StackConfig, projectDir: string = process.cwd()
 }
 
 /** A URL of the MCP Gateway as the user's machine reaches it; by default its MCP endpoint. */
-export function gatewayUrl(cfg: StackConfig, path: string = cfg.mcpServer.path): string {
+function gatewayUrl(cfg: StackConfig, path: string = cfg.mcpServer.path): string {
   return `http://${cfg.gateway.publicHost}:${cfg.gateway.publicPort}${path}`;
 }
 
