@@ -257,7 +257,7 @@ function keycloakSchema(release: GatewayRelease) {
     }),
     required(
       "adminPassword",
-      "the Keycloak admin password when useCase is 'oidc': pulumi config set --secret --path keycloak.adminPassword <password>",
+      "the Keycloak admin password when useCase is 'oidc' or 'cross-domain': pulumi config set --secret --path keycloak.adminPassword <password>",
     ),
     rule(["tlsInsecureSkipVerify", "rootCaCertificate"], "tlsInsecureSkipVerify", (k) =>
       k.tlsInsecureSkipVerify && k.rootCaCertificate !== undefined

@@ -71,7 +71,7 @@ describe("config validation", () => {
     [
       "a missing admin password for oidc",
       { useCase: "oidc" },
-      "mcp-gateway-stack:keycloak.adminPassword = undefined: expected the Keycloak admin password when useCase is 'oidc': pulumi config set --secret --path keycloak.adminPassword <password>",
+      "mcp-gateway-stack:keycloak.adminPassword = undefined: expected the Keycloak admin password when useCase is 'oidc' or 'cross-domain': pulumi config set --secret --path keycloak.adminPassword <password>",
     ],
     [
       "no kubeconfig for an existing cluster",

@@ -7,8 +7,8 @@ describe("bad config through the real CLI", () => {
   const cases: Array<[string, Record<string, string>, string]> = [
     [
       "an unknown use case",
-      { useCase: "cross-domain" },
-      "mcp-gateway-stack:useCase = 'cross-domain': expected one of no-auth, oidc",
+      { useCase: "federated" },
+      "mcp-gateway-stack:useCase = 'federated': expected one of no-auth, oidc, cross-domain",
     ],
     [
       "a port out of range",
