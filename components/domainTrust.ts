@@ -165,8 +165,9 @@ export class DomainTrust extends pulumi.ComponentResource {
             .apply(([id, secret]) => basicCredentials(id, secret)),
         },
       },
-      // The credentials are a secret: the client's secret output already is, this keeps the Secret's too.
-      childOptions(this, opts, { additionalSecretOutputs: ["stringData", "data"] }),
+      // The client's secret output is a secret, so is the value built from it; and k8s.core.v1.Secret
+      // marks its data and stringData outputs secret itself.
+      childOptions(this, opts),
     );
     this.registerOutputs({});
   }

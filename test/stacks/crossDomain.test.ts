@@ -155,6 +155,7 @@ describe("use case 3 (cross-domain) with one more cluster, b, in realm cluster-b
   it("gives Authorino the grant client's Basic credentials as a secret Secret in kuadrant-system", () => {
     const secret = run.byName("domain-b-trust-grant-secret");
     expect(secret.inputs.metadata).toMatchObject({ namespace: "kuadrant-system", name: "kubernetes-mcp-b-grant" });
+    // k8s.core.v1.Secret marks both outputs secret itself.
     expect(secret.options.additionalSecretOutputs).toEqual(expect.arrayContaining(["data", "stringData"]));
     const basic = secret.inputs.stringData["oauth-client-basic-auth"];
     expect(Buffer.from(basic, "base64").toString()).toMatch(/^mcp-gateway:/);
