@@ -18,8 +18,8 @@ export interface GatewayClusterArgs {
   mode: "kind" | "existing";
   /** The MCP Gateway checkout whose Makefile creates the cluster (mode `kind`). */
   checkout?: GatewayCheckout;
-  /** Kind cluster name the Makefile creates (its KIND_CLUSTER_NAME). */
-  kindClusterName: string;
+  /** Mode `kind`: the cluster name the Makefile creates (its KIND_CLUSTER_NAME). */
+  kindClusterName?: string;
   /** Mode `existing`: kubeconfig contents or path, a secret. */
   kubeconfig?: pulumi.Input<string>;
   context?: string;
@@ -53,7 +53,8 @@ export class GatewayCluster extends pulumi.ComponentResource {
     );
 
     if (args.mode === "kind") {
-      if (!args.checkout) throw new Error("GatewayCluster: mode 'kind' needs the MCP Gateway checkout");
+      if (!args.checkout || !args.kindClusterName)
+        throw new Error("GatewayCluster: mode 'kind' needs the MCP Gateway checkout and the Kind cluster's name");
       const environment = { KIND_CLUSTER_NAME: args.kindClusterName };
       this.setup = new command.local.Command(
         `${name}-local-env`,

@@ -47,8 +47,8 @@ function domainNames(cfg: StackConfig, d: Pick<DomainConfig, "name">) {
 const AUTHORINO_NAMESPACE = "kuadrant-system";
 
 export function buildCrossDomain(cfg: StackConfig, projectDir: string = process.cwd()): CrossDomainStack {
-  const base = buildOidc(cfg, projectDir);
   if (cfg.useCase !== "cross-domain") throw new Error("buildCrossDomain: useCase is not 'cross-domain'");
+  const base = buildOidc(cfg, projectDir);
   const gatewaySubject = new GatewaySubject(
     "gateway-subject",
     { gatewayRealm: cfg.keycloak.realm, keycloakProvider: base.access.provider },
@@ -71,7 +71,6 @@ function buildDomain(cfg: StackConfig, base: OidcStack, d: DomainConfig, project
 
   const cluster = new GatewayCluster(`cluster-${d.name}`, {
     mode: "existing",
-    kindClusterName: cfg.cluster.kind.name,
     kubeconfig: d.kubeconfig,
     context: d.context,
     clusterIdentifier: d.clusterIdentifier,
