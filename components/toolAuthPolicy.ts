@@ -53,7 +53,7 @@ function readRule(file: string): string {
 const json = (value: object) => JSON.stringify(value, null, 2) + "\n";
 
 /** The AuthPolicy spec of the guide's use case 2 (without targetRef, which comes from the route). */
-export function authPolicyRules(a: Omit<ToolAuthPolicyArgs, "policyName" | "routeName" | "namespace">) {
+export function authPolicyRules(a: Omit<ToolAuthPolicyArgs, "policyName" | "routeName" | "namespace" | "metadata">) {
   return {
     authentication: {
       keycloak: { jwt: { issuerUrl: a.issuerUrl } },

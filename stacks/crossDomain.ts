@@ -59,9 +59,11 @@ export function buildCrossDomain(cfg: StackConfig, projectDir: string = process.
   return { ...base, gatewaySubject, domains };
 }
 
-function buildDomain(cfg: StackConfig, base: OidcStack, d: DomainConfig, projectDir: string): DomainStack {
-  const kc = cfg.keycloak!;
-  const oidc = cfg.oidc!;
+/** The config of use case 3 (the others have no domains). */
+type CrossDomainConfig = Extract<StackConfig, { useCase: "cross-domain" }>;
+
+function buildDomain(cfg: CrossDomainConfig, base: OidcStack, d: DomainConfig, projectDir: string): DomainStack {
+  const { keycloak: kc, oidc } = cfg;
   const m = cfg.mcpServer;
   const names = domainNames(cfg, d);
   const release = RELEASE_FACTS[cfg.gateway.release];

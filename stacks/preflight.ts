@@ -327,16 +327,12 @@ async function keycloakObjectProblems(
 /** Runs the preflight unless this is a preview, and stops with one RunError listing every problem. */
 export async function assertPreflight(cfg: StackConfig, probes: Probes = realProbes): Promise<void> {
   if (pulumi.runtime.isDryRun()) return;
-  const kubeconfig = cfg.cluster.kubeconfig
-    ? await new Promise<string>((resolve) => cfg.cluster.kubeconfig!.apply((v) => resolve(v)))
-    : undefined;
-  const adminPassword = cfg.keycloak
-    ? await new Promise<string>((resolve) => cfg.keycloak!.adminPassword.apply((v) => resolve(v)))
-    : undefined;
+  // The secrets' values, for the checks only (never printed).
+  const plain = (secret: pulumi.Output<string>) => new Promise<string>((resolve) => secret.apply(resolve));
+  const kubeconfig = cfg.cluster.kubeconfig ? await plain(cfg.cluster.kubeconfig) : undefined;
+  const adminPassword = cfg.keycloak ? await plain(cfg.keycloak.adminPassword) : undefined;
   const domainKubeconfigs =
-    cfg.useCase === "cross-domain"
-      ? await Promise.all(cfg.domains.map((d) => new Promise<string>((resolve) => d.kubeconfig.apply(resolve))))
-      : [];
+    cfg.useCase === "cross-domain" ? await Promise.all(cfg.domains.map((d) => plain(d.kubeconfig))) : [];
   const problems = await preflight(cfg, kubeconfig, probes, adminPassword, pulumi.getStack(), domainKubeconfigs);
   if (problems.length > 0) {
     throw new pulumi.RunError(problemList("Preflight failed, nothing was changed", problems));
