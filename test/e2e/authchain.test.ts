@@ -20,6 +20,7 @@ import { callTool, listTools } from "./mcp";
 import {
   authorinoEvaluators,
   createUser,
+  passwordLogin,
   freePort,
   runMetadata,
   selfSubjectReview,
@@ -52,6 +53,8 @@ let apiServer: ApiServer;
 let s: Scratch;
 let port: number;
 let admin: Api;
+/** A password login at the gateway's client (test bed only). */
+let login: (username: string, password: string) => Promise<string>;
 /** The AuthPolicy's rules as the API server holds them. */
 let applied: ChainRules & AppliedRules;
 const callers: Partial<Record<CallerToken, string>> = {};
@@ -67,26 +70,9 @@ interface AppliedRules {
 
 const mcpUrl = () => `http://127.0.0.1:${port}/mcp`;
 
-/** A password grant at the gateway's client (test bed only: the realm has direct grants off for it). */
-async function login(username: string, password: string): Promise<string> {
-  const [id, secret] = (await gatewayCredentials()).split(":");
-  const res = await keycloak.api.form("/realms/mcp/protocol/openid-connect/token", {
-    grant_type: "password",
-    client_id: id,
-    client_secret: secret,
-    username,
-    password,
-    scope: "openid profile groups",
-  });
-  if (res.status !== 200)
-    throw new Error(`password grant for ${username}: expected HTTP 200, got ${res.status} ${res.text}`);
-  return res.json.access_token;
-}
-
 /** The Basic value of the Secret the applied policy's exchange names. */
 const basicCredentials = () =>
   tokenExchangeBasic(apiServer, applied.metadata["oauth-token-exchange"].http.sharedSecretRef);
-const gatewayCredentials = async () => Buffer.from(await basicCredentials(), "base64").toString("utf8");
 
 /**
  * The AuthPolicy's metadata for a call to `server` carrying `callerJwt`, run as Authorino runs it
@@ -145,12 +131,7 @@ beforeAll(async () => {
   // Test bed only: direct access grants on for the gateway's client (off in the realm), so the
   // test logs users in with a password grant instead of a browser; and a user outside the group.
   admin = await keycloak.admin();
-  const [client] = (await admin.get("/admin/realms/mcp/clients?clientId=mcp-gateway")).json;
-  const put = await admin.request("PUT", `/admin/realms/mcp/clients/${client.id}`, {
-    ...client,
-    directAccessGrantsEnabled: true,
-  });
-  expect(put.status).toBe(204);
+  login = await passwordLogin(keycloak);
   await createUser(admin, "/admin/realms/mcp", OUTSIDER);
 });
 

@@ -9,6 +9,8 @@ import {
   authorinoEvaluators,
   createRealm,
   createUser,
+  passwordLogin,
+  printClaims,
   freePort,
   portAnswers,
   processesWith,
@@ -19,7 +21,6 @@ import {
   startApiServer,
   startKeycloak,
   tearDownStack,
-  tokenExchangeBasic,
   useTestBed,
   type Api,
   type ApiServer,
@@ -58,28 +59,13 @@ let port: number;
 let portB: number;
 let admin: Api;
 let upCreates: Record<string, number>;
+let login: (username: string, password: string) => Promise<string>;
 /** The AuthPolicies' rules as the gateway's API server holds them. */
 const applied: Record<"a" | "b", ChainRules & { metadata: Record<string, MetadataStep> }> = {} as never;
 const tokens: Record<string, string> = {};
 
 const mcpUrl = (p: number) => `http://127.0.0.1:${p}/mcp`;
 const get = (path: string) => admin.get(path).then((r) => r.json);
-
-/** A password login at realm mcp's gateway client (test bed only: direct grants turned on below). */
-async function login(username: string, password: string): Promise<string> {
-  const basic = await tokenExchangeBasic(gatewayApi, { name: "token-exchange", key: "oauth-client-basic-auth" });
-  const [id, secret] = Buffer.from(basic, "base64").toString("utf8").split(":");
-  const res = await keycloak.api.form("/realms/mcp/protocol/openid-connect/token", {
-    grant_type: "password",
-    client_id: id,
-    client_secret: secret,
-    username,
-    password,
-    scope: "openid profile groups",
-  });
-  if (res.status !== 200) throw new Error(`password grant for ${username}: HTTP ${res.status} ${res.text}`);
-  return res.json.access_token;
-}
 
 /** The metadata steps of a cluster's AuthPolicy for a call carrying `callerJwt`, run as Authorino runs them. */
 const chain = (cluster: "a" | "b", callerJwt: string) =>
@@ -90,24 +76,7 @@ const chain = (cluster: "a" | "b", callerJwt: string) =>
     apiServer: gatewayApi,
   });
 
-/** The claims of a token the closing note shows, printed once. */
-function show(label: string, token: string) {
-  const c = claimsOf(token) as Record<string, any>;
-  const roles = Object.fromEntries(
-    Object.entries(c.resource_access ?? {}).map(([k, v]: [string, any]) => [k, v.roles.length]),
-  );
-  const brief = {
-    iss: c.iss,
-    aud: c.aud,
-    azp: c.azp,
-    sub: c.sub,
-    user: c.preferred_username,
-    "exp-iat": c.exp - c.iat,
-    roles,
-  };
-  console.log(`crossdomain: ${label}: ${JSON.stringify(brief)}`);
-  return c;
-}
+const show = (label: string, token: string) => printClaims("crossdomain", label, token);
 
 const real = authorinoEvaluators({ issuerUrl: () => keycloak.issuer, ca: () => keycloak.ca });
 
@@ -140,10 +109,7 @@ beforeAll(async () => {
   admin = await keycloak.admin();
   // Test bed only: direct grants for the gateway's client (a password login instead of a browser),
   // and a user of realm mcp in engineering whom realm cluster-b does not know.
-  const [gw] = await get(`${A}/clients?clientId=mcp-gateway`);
-  expect((await admin.request("PUT", `${A}/clients/${gw.id}`, { ...gw, directAccessGrantsEnabled: true })).status).toBe(
-    204,
-  );
+  login = await passwordLogin(keycloak);
   await createUser(admin, A, { ...UNLINKED, groups: ["/engineering"] });
   tokens.caller = await login("mcp", "mcp");
 });

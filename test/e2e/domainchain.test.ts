@@ -6,6 +6,8 @@ import { claimsOf } from "../support/authChain";
 import {
   createRealm,
   createUser,
+  passwordLogin,
+  printClaims,
   resend,
   runMetadata,
   selfSubjectReview,
@@ -40,6 +42,7 @@ let gatewayApi: ApiServer;
 /** Cluster B: --oidc-issuer-url = realm B, --oidc-client-id = mcp-test/kubernetes-mcp-b. */
 let clusterB: ApiServer;
 let admin: Api;
+let login: (username: string, password: string) => Promise<string>;
 let metadata: Record<string, MetadataStep>;
 let mcpIdA: string;
 let mcpIdB: string;
@@ -83,38 +86,7 @@ async function mapClientRoles(realmPath: string, group: string, clientUuid: stri
   );
 }
 
-async function login(username: string, password: string): Promise<string> {
-  const res = await keycloak.api.form("/realms/mcp/protocol/openid-connect/token", {
-    grant_type: "password",
-    client_id: "mcp-gateway",
-    client_secret: "secret", // the guide's realm import
-    username,
-    password,
-    scope: "openid profile groups",
-  });
-  if (res.status !== 200) throw new Error(`password grant for ${username}: HTTP ${res.status} ${res.text}`);
-  return res.json.access_token;
-}
-
-/** The claims the closing note needs, printed once per token. */
-function show(label: string, token: string) {
-  const c = claimsOf(token) as Record<string, any>;
-  const brief = {
-    iss: c.iss,
-    aud: c.aud,
-    azp: c.azp,
-    sub: c.sub,
-    preferred_username: c.preferred_username,
-    groups: c.groups,
-    scope: c.scope,
-    "exp-iat": c.exp - c.iat,
-    resource_access: Object.fromEntries(
-      Object.entries(c.resource_access ?? {}).map(([k, v]: [string, any]) => [k, `${v.roles.length} roles`]),
-    ),
-  };
-  console.log(`domainchain: ${label}: ${JSON.stringify(brief)}`);
-  return c;
-}
+const show = (label: string, token: string) => printClaims("domainchain", label, token);
 
 const run = (callerJwt: string) =>
   runMetadata(metadata, {
@@ -133,9 +105,9 @@ beforeAll(async () => {
   const B = realmB.adminPath;
   const issuerA = keycloak.issuer;
 
-  // Realm A. Test bed only: direct grants for mcp-gateway (a password login instead of a browser).
+  // Realm A. Test bed only: a password login at mcp-gateway instead of a browser.
+  login = await passwordLogin(keycloak);
   const gw = (await admin.get(`${A}/clients?clientId=mcp-gateway`)).json[0];
-  await ok(admin.request("PUT", `${A}/clients/${gw.id}`, { ...gw, directAccessGrantsEnabled: true }), "mcp-gateway");
   // The guide's realm gives mcp-gateway no `basic` client scope, so its tokens carry no `sub`, and
   // realm B refuses such an assertion ("Missing claim: sub"): the grant finds the linked user by the
   // assertion's sub. A sub mapper on the client itself (non-authoritative; the alternative is adding

@@ -9,7 +9,7 @@ import * as https from "node:https";
 import * as path from "node:path";
 import type { ConfigMap, Stack } from "@pulumi/pulumi/automation";
 import type { AuthPolicyMetadata } from "../../components/crds";
-import type { Evaluators } from "../support/authChain";
+import { claimsOf, type Evaluators } from "../support/authChain";
 import { REPO_ROOT, scratchTmp } from "./engine";
 
 /** The tags of testbed/gateway/checkout.sh's repository (the bundle's, or upstream's commits). */
@@ -151,6 +151,59 @@ export async function startKeycloak(tag: GatewayTag): Promise<Keycloak> {
     },
     stop: () => void run("testbed/keycloak/stop.sh", [v.KEYCLOAK_DIR]),
   };
+}
+
+/**
+ * Test bed only: direct access grants on for the realm's gateway client (off in the realm, whose
+ * users log in through a browser), and a password login at that client with its own secret: the
+ * user's token as the browser login would give it.
+ */
+export async function passwordLogin(
+  keycloak: Keycloak,
+  realm = "mcp",
+  clientId = "mcp-gateway",
+): Promise<(username: string, password: string) => Promise<string>> {
+  const admin = await keycloak.admin();
+  const realmPath = `/admin/realms/${realm}`;
+  const [client] = (await admin.get(`${realmPath}/clients?clientId=${encodeURIComponent(clientId)}`)).json;
+  const put = await admin.request("PUT", `${realmPath}/clients/${client.id}`, {
+    ...client,
+    directAccessGrantsEnabled: true,
+  });
+  if (put.status !== 204) throw new Error(`direct access grants for ${clientId}: HTTP ${put.status} ${put.text}`);
+  const secret = (await admin.get(`${realmPath}/clients/${client.id}/client-secret`)).json.value as string;
+  return async (username, password) => {
+    const res = await keycloak.api.form(`/realms/${realm}/protocol/openid-connect/token`, {
+      grant_type: "password",
+      client_id: clientId,
+      client_secret: secret,
+      username,
+      password,
+      scope: "openid profile groups",
+    });
+    if (res.status !== 200) throw new Error(`password grant for ${username}: HTTP ${res.status} ${res.text}`);
+    return res.json.access_token;
+  };
+}
+
+/** Prints the claims of a token a closing note shows (`<prefix>: <label>: {...}`); its claims. */
+export function printClaims(prefix: string, label: string, token: string): Record<string, any> {
+  const c = claimsOf(token) as Record<string, any>;
+  const brief = {
+    iss: c.iss,
+    aud: c.aud,
+    azp: c.azp,
+    sub: c.sub,
+    preferred_username: c.preferred_username,
+    groups: c.groups,
+    scope: c.scope,
+    "exp-iat": c.exp - c.iat,
+    resource_access: Object.fromEntries(
+      Object.entries(c.resource_access ?? {}).map(([k, v]: [string, any]) => [k, `${v.roles.length} roles`]),
+    ),
+  };
+  console.log(`${prefix}: ${label}: ${JSON.stringify(brief)}`);
+  return c;
 }
 
 /**
