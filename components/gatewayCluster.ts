@@ -1,9 +1,13 @@
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as path from "node:path";
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { parse, stringify } from "yaml";
 import { childOptions } from "./childOptions";
 import type { GatewayCheckout } from "./gatewayCheckout";
+import { hostStateRoot, readStateFile, restartGeneration, stackHostStateKey, stateDirShell } from "./hostState";
 
 /** Kubeconfig contents, from contents or a path (the forms `cluster.kubeconfig` accepts). */
 export function kubeconfigContents(
@@ -13,6 +17,113 @@ export function kubeconfigContents(
   return (!contentsOrPath.includes("\n") && readFile(contentsOrPath)) || contentsOrPath;
 }
 
+interface Named {
+  name: string;
+}
+interface KubeconfigDoc {
+  "current-context"?: string;
+  contexts?: Array<Named & { context?: { cluster?: string; user?: string } }>;
+  clusters?: Named[];
+  users?: Named[];
+}
+
+/**
+ * The kubeconfig cut to one context (`context`, or its current one), that context's cluster and
+ * user, and that context current: every consumer (provider, MCP server, make steps) acts on the
+ * cluster the stack was told, and holds no other cluster's credentials.
+ */
+export function kubeconfigForContext(kubeconfig: string, context?: string): string {
+  const doc = parse(kubeconfig) as KubeconfigDoc | null;
+  if (!doc || typeof doc !== "object") throw new Error("the kubeconfig is not a YAML mapping");
+  const name = context ?? doc["current-context"];
+  const chosen = doc.contexts?.find((c) => c.name === name);
+  if (!chosen) {
+    const known = (doc.contexts ?? []).map((c) => c.name).join(", ") || "none";
+    throw new Error(
+      name
+        ? `the kubeconfig has no context '${name}' (it has: ${known})`
+        : `the kubeconfig names no current-context: set cluster.context (contexts: ${known})`,
+    );
+  }
+  return stringify({
+    ...doc,
+    contexts: [chosen],
+    clusters: (doc.clusters ?? []).filter((c) => c.name === chosen.context?.cluster),
+    users: (doc.users ?? []).filter((u) => u.name === chosen.context?.user),
+    "current-context": chosen.name,
+  });
+}
+
+/** Single-quoted for sh. */
+const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+// `make local-env-setup` prints Keycloak's admin user and password: never into logs or state.
+const hideCredentials = `sed -u 's/\\(Admin credentials:\\).*/\\1 (not shown by mcp-gateway-stack)/'`;
+
+// Runs make with its output filtered to stderr, exiting with make's status (sh has no pipefail).
+const filteredMake = (target: string) => `make_status=$( { { make ${target} 2>&1; echo $? >&3; } | ${hideCredentials} >&2; } 3>&1 )
+[ "$make_status" -eq 0 ] || exit "$make_status"`;
+
+/**
+ * Kind mode's create: a cluster of that name that already exists is not this stack's. It is
+ * refused, or taken as it is when `cluster.adopt` asks (and then left by destroy). Prints what
+ * it did (`created` or `adopted`), which the delete step reads.
+ */
+export const kindSetupScript = (stateKey: string, adopt: boolean) => `set -eu
+MCP_STATE_KEY=${shellQuote(stateKey)}
+${stateDirShell}trap 'rm -rf "$lock"' EXIT
+kind=bin/kind; [ -x "$kind" ] || kind=$(command -v kind || true)
+if [ -n "$kind" ] && "$kind" get clusters 2>/dev/null | grep -qx "$KIND_CLUSTER_NAME"; then
+  if [ ${adopt} = true ]; then
+    echo "Kind cluster $KIND_CLUSTER_NAME exists: adopted as cluster.adopt asks; destroy will leave it" >&2
+    made=adopted
+  else
+    echo "a Kind cluster named $KIND_CLUSTER_NAME already exists and this stack did not create it: set cluster.name to another name, delete it (kind delete cluster --name $KIND_CLUSTER_NAME), or set cluster.adopt to true to use it as it is (destroy then leaves it)" >&2
+    exit 1
+  fi
+else
+  ${filteredMake("local-env-setup")}
+  made=created
+fi
+echo "\${MCP_CLUSTER_GENERATION:-0}" > "$state_dir/generation"
+echo "$made" > "$state_dir/made"
+echo "$made"
+`;
+
+/** An update (new script text, same cluster) keeps what the create did. */
+export const kindUpdateScript = (stateKey: string) => `set -eu
+MCP_STATE_KEY=${shellQuote(stateKey)}
+${stateDirShell}trap 'rm -rf "$lock"' EXIT
+case "\${PULUMI_COMMAND_STDOUT:-}" in adopted) made=adopted ;; *) made=created ;; esac
+echo "$made" > "$state_dir/made"
+echo "$made"
+`;
+
+/** Tears down only a cluster this stack created. */
+export const kindTeardownScript = (stateKey: string) => `set -eu
+MCP_STATE_KEY=${shellQuote(stateKey)}
+${stateDirShell}trap 'rm -rf "$lock"' EXIT
+if [ "\${PULUMI_COMMAND_STDOUT:-}" = adopted ]; then
+  echo "leaving Kind cluster $KIND_CLUSTER_NAME: the stack adopted it, it did not create it" >&2
+else
+  ${filteredMake("local-env-teardown")}
+fi
+rm -f "$state_dir/made" "$state_dir/generation"
+`;
+
+/** The Kind clusters that exist, or undefined when no kind binary can tell. */
+export function kindClusters(kindBinaries: string[]): string[] | undefined {
+  for (const bin of kindBinaries) {
+    try {
+      const out = execFileSync(bin, ["get", "clusters"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+      return out.split("\n").map((l) => l.trim()).filter(Boolean);
+    } catch {
+      // Not there, or no container runtime answering: try the next, else say nothing.
+    }
+  }
+  return undefined;
+}
+
 export interface GatewayClusterArgs {
   /** `kind`: create the cluster with the gateway's make targets; `existing`: use a kubeconfig. */
   mode: "kind" | "existing";
@@ -20,6 +131,12 @@ export interface GatewayClusterArgs {
   checkout?: GatewayCheckout;
   /** Mode `kind`: the cluster name the Makefile creates (its KIND_CLUSTER_NAME). */
   kindClusterName?: string;
+  /** Mode `kind`: take a cluster of that name that exists already, and leave it on destroy. */
+  adopt?: boolean;
+  /** Mode `kind`: the checkout's directory as configured (its bin/kind tells whether the cluster exists). */
+  checkoutDir?: string;
+  /** The project directory: keys the cluster's host state (what was made, restarts). */
+  projectDir?: string;
   /** Mode `existing`: kubeconfig contents or path, a secret. */
   kubeconfig?: pulumi.Input<string>;
   context?: string;
@@ -52,21 +169,44 @@ export class GatewayCluster extends pulumi.ComponentResource {
       },
     );
 
+    let clusterIdentifier = args.clusterIdentifier;
     if (args.mode === "kind") {
       if (!args.checkout || !args.kindClusterName)
         throw new Error("GatewayCluster: mode 'kind' needs the MCP Gateway checkout and the Kind cluster's name");
-      const environment = { KIND_CLUSTER_NAME: args.kindClusterName };
+      const clusterName = args.kindClusterName;
+      const projectDir = args.projectDir ?? process.cwd();
+      const stateKey = stackHostStateKey(projectDir, name);
+      // A cluster this stack made that no longer exists (deleted out of band) is made again: the
+      // generation enters the steps' environment (replacing them) and the provider's identity
+      // (replacing every object, which the old cluster no longer holds).
+      const stateDir = path.join(hostStateRoot(), stateKey);
+      const clusters = kindClusters([path.resolve(projectDir, args.checkoutDir ?? ".", "bin/kind"), "kind"]);
+      const gone = readStateFile(stateDir, "made") !== undefined && clusters !== undefined && !clusters.includes(clusterName);
+      const generation = restartGeneration(readStateFile(stateDir, "generation"), gone);
+      if (gone) pulumi.log.warn(`Kind cluster ${clusterName} no longer exists: this update creates it again`, this);
+      // Only a restart adds a key: the environment of a cluster that never went away stays as it was.
+      const environment: Record<string, string> = {
+        KIND_CLUSTER_NAME: clusterName,
+        ...(generation > 0 ? { MCP_CLUSTER_GENERATION: String(generation) } : {}),
+      };
+      clusterIdentifier = generation > 0 ? `${args.clusterIdentifier}-${generation}` : args.clusterIdentifier;
       this.setup = new command.local.Command(
         `${name}-local-env`,
         {
           dir: args.checkout.dir,
-          create: "make local-env-setup",
-          delete: "make local-env-teardown",
+          create: kindSetupScript(stateKey, args.adopt ?? false),
+          update: kindUpdateScript(stateKey),
+          delete: kindTeardownScript(stateKey),
           environment,
+          logging: "stderr",
         },
         // Another cluster name is another cluster: tear the old one down first (after every object
         // on it is gone, as its dependents are replaced too), then create the new one.
-        childOptions(this, opts, { replaceOnChanges: ["environment"], deleteBeforeReplace: true }),
+        childOptions(this, opts, {
+          replaceOnChanges: ["environment"],
+          deleteBeforeReplace: true,
+          additionalSecretOutputs: ["stderr"],
+        }),
       );
       const readKubeconfig = new command.local.Command(
         `${name}-kubeconfig`,
@@ -80,11 +220,14 @@ export class GatewayCluster extends pulumi.ComponentResource {
         },
         childOptions(this, opts, { additionalSecretOutputs: ["stdout"] }),
       );
-      this.kubeconfig = pulumi.secret(readKubeconfig.stdout);
+      this.kubeconfig = pulumi.secret(readKubeconfig.stdout.apply((k) => kubeconfigForContext(k)));
     } else {
       if (args.kubeconfig === undefined) throw new Error("GatewayCluster: mode 'existing' needs a kubeconfig");
-      // Contents from here on: the provider, the MCP server and the setup step all get the same.
-      this.kubeconfig = pulumi.secret(pulumi.output(args.kubeconfig).apply((k) => kubeconfigContents(k)));
+      // Contents of the chosen context alone from here on: the provider, the MCP server and the
+      // setup step all get the same.
+      this.kubeconfig = pulumi.secret(
+        pulumi.output(args.kubeconfig).apply((k) => kubeconfigForContext(kubeconfigContents(k), args.context)),
+      );
     }
 
     this.provider = new k8s.Provider(
@@ -92,7 +235,7 @@ export class GatewayCluster extends pulumi.ComponentResource {
       {
         kubeconfig: this.kubeconfig,
         context: args.context,
-        clusterIdentifier: args.clusterIdentifier,
+        clusterIdentifier,
         // Kind only: after `make local-env-teardown` the API server is gone, so drop state instead
         // of failing. On an existing cluster an outage must fail the destroy, not forget objects.
         deleteUnreachable: args.mode === "kind",

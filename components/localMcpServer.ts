@@ -3,20 +3,33 @@ import * as path from "node:path";
 import { parse, stringify } from "yaml";
 import * as pulumi from "@pulumi/pulumi";
 import { childOptions } from "./childOptions";
+import {
+  hostStateRoot,
+  isServerProcess,
+  readStateFile,
+  restartGeneration,
+  stackHostStateKey,
+  stateDirShell,
+} from "./hostState";
 
 export interface LocalMcpServerArgs {
   port: number;
-  /** Address the server listens on: it answers with the kubeconfig's power when a request has no token. */
+  /**
+   * Address the server listens on, or `kind-network`: the host's address on the Kind network
+   * (found when it starts). Without a token a request acts with the kubeconfig's power.
+   */
   bindAddress: string;
   toolsets: string[];
-  /** Kubeconfig contents or path (a secret) the server uses when a request carries no token. */
+  /** Tools the server must not offer (`configuration_view` while it holds credentials). */
+  disabledTools?: string[];
+  /** Kubeconfig contents (a secret) the server uses when a request carries no token. */
   kubeconfig: pulumi.Input<string>;
   /** kubernetes-mcp-server binary, relative to the project directory (stable across machines). */
   binary: string;
+  /** The project directory: with the organization, project and stack it keys the server's state folder. */
+  projectDir: string;
   /** Seconds to wait for /healthz before giving up. */
   waitSeconds?: number;
-  /** Its state dir (pid file, kubeconfig copy) below the stack's: one per server when a stack runs several. */
-  stateName?: string;
 }
 
 /**
@@ -49,15 +62,21 @@ export function resolveMcpServerBinary(
   arch: string = process.arch,
 ): string {
   const pkg = platformPackage(platform, arch);
-  const pkgJson = resolve(`${pkg}/package.json`);
+  let pkgJson: string;
+  try {
+    pkgJson = resolve(`${pkg}/package.json`);
+  } catch {
+    throw new Error(
+      `mcpServer.manage is true, but the kubernetes-mcp-server binary package ${pkg} is not installed in ${path.join(projectDir, "node_modules")}: run 'npm ci' in the project directory (or set mcpServer.manage to false and run the server yourself)`,
+    );
+  }
   const exe = platform === "win32" ? `${pkg}.exe` : pkg;
   return path.relative(projectDir, path.join(path.dirname(pkgJson), "bin", exe));
 }
 
 // Shared by the start and stop scripts. The pid file is where the next `up`, `refresh` or `destroy`
 // finds a server whose `up` was interrupted before its pid reached the state.
-const serverFunctions = `state_dir="\${XDG_STATE_HOME:-$HOME/.local/state}/mcp-gateway-stack/$MCP_STACK"
-pid_file="$state_dir/server.pid"
+const serverFunctions = `${stateDirShell}pid_file="$state_dir/server.pid"
 # Ours: a kubernetes-mcp-server process serving exactly this port (the pid may have been reused).
 is_ours() {
   [ -n "$1" ] || return 1
@@ -79,37 +98,76 @@ stop_ours() {
 }
 `;
 
-// Kubeconfig contents are written to a private file; a path is used as it is.
-// The server starts in a session of its own (node's detached spawn = setsid): the command plugin
-// signals its process group when it exits, which would stop a plain background child. Output goes
-// to a log file and only the pid is printed: a child holding stdout open would hang the step.
+// The host's first IPv4 address on the container network "kind" (the bridge Kind's nodes reach
+// the host through), from Docker or Podman.
+const kindNetworkAddress = `kind_network_address() {
+  for runtime in docker podman; do
+    command -v "$runtime" >/dev/null 2>&1 || continue
+    for format in '{{range .IPAM.Config}}{{.Gateway}} {{end}}' '{{range .Subnets}}{{.Gateway}} {{end}}'; do
+      for address in $("$runtime" network inspect kind --format "$format" 2>/dev/null); do
+        case "$address" in *.*.*.*) echo "$address"; return 0 ;; esac
+      done
+    done
+  done
+  return 1
+}
+`;
+
+// Kubeconfig contents go to a private file; on any failure it is removed again. The server
+// starts in a session of its own (node's detached spawn = setsid): the command plugin signals its
+// process group when it exits, which would stop a plain background child. Its environment is
+// PATH and HOME only: the script's own holds the kubeconfig. Output goes to a log file and only the
+// pid is printed: a child holding stdout open would hang the step.
 export const startScript = `set -eu
-${serverFunctions}mkdir -p "$state_dir" && chmod 700 "$state_dir"
+${serverFunctions}${kindNetworkAddress}started=""
+cleanup() {
+  status=$?
+  if [ "$status" -ne 0 ] && [ -z "$started" ]; then rm -f "$state_dir/kubeconfig" "$state_dir/config.toml"; fi
+  rm -rf "$lock"
+  exit "$status"
+}
+trap cleanup EXIT
 left=$(cat "$pid_file" 2>/dev/null || true)
 if is_ours "$left"; then
   echo "stopping kubernetes-mcp-server pid $left, left running by an interrupted update" >&2
   stop_ours "$left"
 fi
-health="http://127.0.0.1:$MCP_PORT/healthz"
+rm -f "$pid_file"
+bind="$MCP_BIND_ADDRESS"
+if [ "$bind" = kind-network ]; then
+  bind=$(kind_network_address) || {
+    echo "mcpServer.bindAddress is 'kind-network', but neither docker nor podman knows a network 'kind' with an IPv4 gateway: set mcpServer.bindAddress to the address the cluster reaches this host on" >&2
+    exit 1
+  }
+fi
+# The health check asks the address the server binds (an unspecified one answers on loopback).
+case "$bind" in
+  0.0.0.0) probe_host=127.0.0.1 ;;
+  ::) probe_host="[::1]" ;;
+  *:*) probe_host="[$bind]" ;;
+  *) probe_host="$bind" ;;
+esac
+health="http://$probe_host:$MCP_PORT/healthz"
 probe() { "$MCP_NODE" -e 'fetch(process.argv[1]).then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))' "$health"; }
 if probe; then
   echo "port $MCP_PORT already answers /healthz: another kubernetes-mcp-server runs there; stop it or set mcpServer.port" >&2
   exit 1
 fi
-if [ -f "$MCP_KUBECONFIG" ]; then
-  kubeconfig="$MCP_KUBECONFIG"
-else
-  kubeconfig="$state_dir/kubeconfig"
-  (umask 077 && printf '%s\\n' "$MCP_KUBECONFIG" > "$kubeconfig")
+kubeconfig="$state_dir/kubeconfig"
+(umask 077 && printf '%s\\n' "$MCP_KUBECONFIG" > "$kubeconfig")
+set -- --port "$MCP_PORT" --bind-address "$bind" --toolsets "$MCP_TOOLSETS" --kubeconfig "$kubeconfig"
+if [ -n "$MCP_DISABLED_TOOLS" ]; then
+  (umask 077 && printf 'disabled_tools = [%s]\\n' "$(printf '%s' "$MCP_DISABLED_TOOLS" | sed 's/[^,]*/"&"/g')" > "$state_dir/config.toml")
+  set -- "$@" --config "$state_dir/config.toml"
 fi
 pid=$("$MCP_NODE" -e '
 const [bin, log, ...args] = process.argv.slice(1);
 const out = require("fs").openSync(log, "a");
-const child = require("child_process").spawn(bin, args, { detached: true, stdio: ["ignore", out, out] });
+const env = { PATH: process.env.PATH, HOME: process.env.HOME };
+const child = require("child_process").spawn(bin, args, { detached: true, stdio: ["ignore", out, out], env });
 child.unref();
 console.log(child.pid);
-' "$MCP_BINARY" "$state_dir/server.log" --port "$MCP_PORT" --bind-address "$MCP_BIND_ADDRESS" \\
-  --toolsets "$MCP_TOOLSETS" --kubeconfig "$kubeconfig")
+' "$MCP_BINARY" "$state_dir/server.log" "$@")
 echo "$pid" > "$pid_file"
 waited=0
 until probe; do
@@ -130,33 +188,53 @@ until probe; do
   sleep 1
   waited=$((waited + 1))
 done
+started=yes
+echo "$MCP_GENERATION" > "$state_dir/generation"
 echo "$pid"
 `;
 
 // Stops the process this stack started: the pid in state, and the one in the pid file if they differ.
 export const stopScript = `set -eu
-${serverFunctions}stop_ours "\${PULUMI_COMMAND_STDOUT:-}"
+${serverFunctions}trap 'rm -rf "$lock"' EXIT
+stop_ours "\${PULUMI_COMMAND_STDOUT:-}"
 stop_ours "$(cat "$pid_file" 2>/dev/null || true)"
-rm -f "$pid_file" "$state_dir/kubeconfig"
+rm -f "$pid_file" "$state_dir/kubeconfig" "$state_dir/config.toml" "$state_dir/generation"
 `;
 
 /** Environment of the start and stop scripts (the kubeconfig stays a secret). */
-export function serverEnvironment(args: LocalMcpServerArgs, stack: string): Record<string, pulumi.Input<string>> {
+export function serverEnvironment(
+  args: LocalMcpServerArgs,
+  stateKey: string,
+  generation: number,
+): Record<string, pulumi.Input<string>> {
   return {
-    MCP_STACK: args.stateName ? `${stack}/${args.stateName}` : stack,
+    MCP_STATE_KEY: stateKey,
     MCP_PORT: String(args.port),
     MCP_BIND_ADDRESS: args.bindAddress,
     MCP_TOOLSETS: args.toolsets.join(","),
+    MCP_DISABLED_TOOLS: (args.disabledTools ?? []).join(","),
     MCP_BINARY: args.binary,
     MCP_NODE: "node",
     MCP_WAIT_SECONDS: String(args.waitSeconds ?? 30),
+    MCP_GENERATION: String(generation),
     MCP_KUBECONFIG: args.kubeconfig,
   };
 }
 
 /**
+ * Whether the server this stack started before is gone (killed, crashed, the machine rebooted):
+ * its pid file names a process that is no longer it. Read by the program, on preview too.
+ */
+export function serverGeneration(stateDir: string, port: number, isOurs = isServerProcess) {
+  const pid = readStateFile(stateDir, "server.pid");
+  const gone = pid !== undefined && !isOurs(pid, port) ? pid : undefined;
+  return { generation: restartGeneration(readStateFile(stateDir, "generation"), gone !== undefined), gone };
+}
+
+/**
  * kubernetes-mcp-server as a background process on the host: started and waited for on
- * create, stopped on delete. Any change of its settings restarts it (stop, then start).
+ * create, stopped on delete. Any change of its settings restarts it (stop, then start), and so
+ * does finding it gone (the generation in its environment moves on).
  */
 export class LocalMcpServer extends pulumi.ComponentResource {
   /** Pid of the running server. */
@@ -166,12 +244,19 @@ export class LocalMcpServer extends pulumi.ComponentResource {
   constructor(name: string, args: LocalMcpServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mcp-gateway-stack:mcp:LocalMcpServer", name, {}, opts);
     this.port = args.port;
+    const stateKey = stackHostStateKey(args.projectDir, name);
+    const { generation, gone } = serverGeneration(path.join(hostStateRoot(), stateKey), args.port);
+    if (gone)
+      pulumi.log.warn(
+        `kubernetes-mcp-server (pid ${gone}, port ${args.port}) is no longer running: this update starts it again`,
+        this,
+      );
     const process = new command.local.Command(
       `${name}-process`,
       {
         create: startScript,
         delete: stopScript,
-        environment: serverEnvironment(args, pulumi.getStack()),
+        environment: serverEnvironment(args, stateKey, generation),
         logging: "stderr",
       },
       childOptions(this, opts, { replaceOnChanges: ["environment", "create"], deleteBeforeReplace: true }),

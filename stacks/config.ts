@@ -51,7 +51,12 @@ const keycloakUrl = passing((s) => {
   const url = URL.canParse(s) ? new URL(s) : undefined;
   return (url?.protocol === "https:" || url?.protocol === "http:") && url.pathname === "/" && !s.endsWith("/");
 }, "an http(s) URL without a path or trailing slash");
-const ipAddress = passing((s) => isIP(s) !== 0, "an IP address such as 127.0.0.1");
+/** The MCP server's bind address meaning "the host's address on the Kind network", found when it starts. */
+export const KIND_NETWORK = "kind-network";
+const bindAddress = passing(
+  (s) => isIP(s) !== 0 || s === KIND_NETWORK,
+  `an IP address such as 127.0.0.1, or '${KIND_NETWORK}' (the host's address on the Kind network)`,
+);
 const urlPath = matching(/^\/[A-Za-z0-9._~\-/]*$/, "an absolute URL path such as /mcp");
 const pemCertificate = matching(/-----BEGIN CERTIFICATE-----/, "a PEM certificate");
 
@@ -153,6 +158,8 @@ function clusterSchema(release: GatewayRelease) {
     dir: v.optional(text, ".mcp-gateway"),
     /** Kind cluster name the gateway's Makefile creates. */
     name: v.optional(dnsLabel, "mcp-gateway"),
+    /** Kind: use a cluster of that name that exists already (destroy then leaves it); else one is refused. */
+    adopt: v.optional(boolean, false),
     /** For `existing`: kubeconfig contents or path (always a secret). */
     kubeconfig: v.optional(text),
     context: v.optional(text),
@@ -172,7 +179,7 @@ function clusterSchema(release: GatewayRelease) {
     v.variant("mode", [kind, existing], (issue) => (issue.path ? oneOf(CLUSTER_MODES) : notAnObject("cluster"))),
     v.transform((c) => ({
       mode: c.mode,
-      kind: { repoUrl: c.repoUrl, ref: c.ref, dir: c.dir, name: c.name },
+      kind: { repoUrl: c.repoUrl, ref: c.ref, dir: c.dir, name: c.name, adopt: c.adopt },
       kubeconfig: c.kubeconfig === undefined ? undefined : pulumi.secret(c.kubeconfig),
       context: c.context,
       clusterIdentifier:
@@ -188,9 +195,11 @@ function mcpServerSchema(release: GatewayRelease) {
       /** Start kubernetes-mcp-server on the host (true) or only register one the user runs. */
       manage: v.optional(boolean, true),
       port: v.optional(port, 9999),
-      // Kind's pods reach the host through the container network, not loopback. Without a token the
-      // server acts with the kubeconfig's power: on a shared network set the container bridge address.
-      bindAddress: v.optional(ipAddress, "0.0.0.0"),
+      // Without a token the server acts with the kubeconfig's power: by default it listens only where
+      // the gateway reaches it, the host's address on the Kind network (kind) or loopback (existing).
+      bindAddress: v.optional(bindAddress),
+      /** no-auth: offer configuration_view, which shows the kubeconfig's credentials to every caller. */
+      allowConfigurationView: v.optional(boolean, false),
       /** Host name under which the cluster reaches the host (ExternalName, listener, route). */
       host: v.optional(dnsName, "host.containers.internal"),
       toolsets: v.optional(names(KNOWN_TOOLSETS, "toolset names"), () => [...GUIDE_TOOLSETS]),
@@ -422,6 +431,14 @@ function stackSchema(release: GatewayRelease) {
   );
   return v.pipe(
     useCases,
+    // The server's address depends on the cluster: where Kind's nodes reach the host, else loopback.
+    v.transform((c) => ({
+      ...c,
+      mcpServer: {
+        ...c.mcpServer,
+        bindAddress: c.mcpServer.bindAddress ?? (c.cluster.mode === "kind" ? KIND_NETWORK : "127.0.0.1"),
+      },
+    })),
     v.rawCheck(({ dataset, addIssue }) => {
       if (!dataset.typed || dataset.value.useCase !== "cross-domain") return;
       const { domains } = dataset.value;

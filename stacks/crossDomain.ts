@@ -84,7 +84,7 @@ function buildDomain(cfg: CrossDomainConfig, base: OidcStack, d: DomainConfig, p
     // Every call must bring a token of the domain's realm: no credentials to fall back on.
     kubeconfig: cluster.kubeconfig.apply(kubeconfigWithoutCredentials),
     binary: resolveMcpServerBinary(projectDir),
-    stateName: `domain-${d.name}`,
+    projectDir,
   });
   const listener = new GatewayListener(
     names.routeName,

@@ -28,6 +28,9 @@ export function buildNoAuth(cfg: StackConfig, projectDir: string = process.cwd()
     mode: cfg.cluster.mode,
     checkout,
     kindClusterName: cfg.cluster.kind.name,
+    adopt: cfg.cluster.kind.adopt,
+    checkoutDir: cfg.cluster.kind.dir,
+    projectDir,
     kubeconfig: cfg.cluster.kubeconfig,
     context: cfg.cluster.context,
     clusterIdentifier: cfg.cluster.clusterIdentifier,
@@ -44,6 +47,7 @@ export function buildNoAuth(cfg: StackConfig, projectDir: string = process.cwd()
         kubeconfig:
           cfg.useCase === "no-auth" ? cluster.kubeconfig : cluster.kubeconfig.apply(kubeconfigWithoutCredentials),
         binary: resolveMcpServerBinary(projectDir),
+        projectDir,
       })
     : undefined;
 
@@ -79,6 +83,14 @@ export function buildNoAuth(cfg: StackConfig, projectDir: string = process.cwd()
   );
 
   return { checkout, cluster, server, listener, registration };
+}
+
+/**
+ * Tools the stack's server must not offer: in no-auth it holds the kubeconfig's credentials, and
+ * `configuration_view` would hand them to any caller (unless mcpServer.allowConfigurationView).
+ */
+export function disabledTools(cfg: StackConfig): string[] {
+  return cfg.useCase === "no-auth" && !cfg.mcpServer.allowConfigurationView ? ["configuration_view"] : [];
 }
 
 /** A URL of the MCP Gateway as the user's machine reaches it; by default its MCP endpoint. */

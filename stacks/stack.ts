@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "./config";
-import { buildNoAuth, gatewayMcpUrl, inspectorCommand, type NoAuthStack } from "./noAuth";
+import { buildNoAuth, disabledTools, gatewayMcpUrl, inspectorCommand, type NoAuthStack } from "./noAuth";
 import { buildCrossDomain, type CrossDomainStack } from "./crossDomain";
 import { buildOidc, type OidcStack } from "./oidc";
 
@@ -30,7 +30,8 @@ export function buildStack(
     toolNames: [
       cfg.mcpServer.toolPrefix,
       ...(cfg.useCase === "cross-domain" ? cfg.domains.map((d) => d.toolPrefix) : []),
-    ].flatMap((prefix) => cfg.mcpServer.tools.map((t) => prefix + t)),
+    ]
+      .flatMap((prefix) => cfg.mcpServer.tools.filter((t) => !disabledTools(cfg).includes(t)).map((t) => prefix + t)),
     inspectorCommand: inspectorCommand(url),
   };
   if (oidc) outputs.keycloakClientId = oidc.access.clientId;

@@ -10,6 +10,7 @@ import {
   platformPackage,
   resolveMcpServerBinary,
   serverEnvironment,
+  serverGeneration,
   startScript,
   stopScript,
 } from "../../components/localMcpServer";
@@ -42,9 +43,11 @@ const env = {
       toolsets: ["core", "config", "helm"],
       kubeconfig,
       binary: resolveMcpServerBinary(REPO_ROOT),
+      projectDir: REPO_ROOT,
       waitSeconds: 20,
     },
     "unit",
+    0,
   ) as Record<string, string>),
 };
 const run = (script: string, extra: Record<string, string> = {}) =>
@@ -142,7 +145,7 @@ describe("kubernetes-mcp-server as a host process", () => {
     const script = `${startScript}\nkill -INT 0\n`;
     const started = spawnSync("setsid", ["bash", "-c", script], {
       cwd: REPO_ROOT,
-      env: { ...env, MCP_STACK: "unit-group", MCP_PORT: otherPort },
+      env: { ...env, MCP_STATE_KEY: "unit-group", MCP_PORT: otherPort },
       encoding: "utf8",
       timeout: 60_000,
     });
@@ -152,9 +155,38 @@ describe("kubernetes-mcp-server as a host process", () => {
     // The server shuts down gracefully within a few hundred ms of a SIGINT: give it the time.
     await new Promise((r) => setTimeout(r, 2000));
     expect(alive(groupPid)).toBe(true);
-    const stopped = run(stopScript, { MCP_STACK: "unit-group", MCP_PORT: otherPort, PULUMI_COMMAND_STDOUT: groupPid });
+    const stopped = run(stopScript, { MCP_STATE_KEY: "unit-group", MCP_PORT: otherPort, PULUMI_COMMAND_STDOUT: groupPid });
     expect(stopped.status).toBe(0);
     expect(alive(groupPid)).toBe(false);
+  });
+
+  it("starts the server with PATH and HOME alone: no kubeconfig in its environment", () => {
+    const environ = fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").filter(Boolean);
+    expect(environ.map((e) => e.split("=")[0]).sort()).toEqual(["HOME", "PATH"]);
+    expect(environ.join("\n")).not.toContain("abc");
+  });
+
+  it("records the generation it was started as, which the program compares with its pid file", () => {
+    const dir = path.join(stateHome, "mcp-gateway-stack/unit");
+    expect(fs.readFileSync(path.join(dir, "generation"), "utf8").trim()).toBe("0");
+    expect(serverGeneration(dir, port)).toEqual({ generation: 0, gone: undefined });
+    // The same pid file once the process is gone: the next generation, and the pid that went.
+    expect(serverGeneration(dir, port, () => false)).toEqual({ generation: 1, gone: pid });
+  });
+
+  it("waits for a lock another run of the stack holds, then names it", () => {
+    const lock = path.join(stateHome, "mcp-gateway-stack/unit-locked/lock");
+    fs.mkdirSync(lock, { recursive: true });
+    fs.writeFileSync(path.join(lock, "pid"), String(process.pid));
+    const locked = run(startScript, { MCP_STATE_KEY: "unit-locked", MCP_LOCK_WAIT_SECONDS: "1" });
+    expect(locked.status).not.toBe(0);
+    expect(locked.stderr).toContain(`is locked by process ${process.pid} (another pulumi run of this stack)`);
+    // A lock whose holder is gone (a killed run) is taken over.
+    fs.writeFileSync(path.join(lock, "pid"), "999999999");
+    const taken = run(stopScript, { MCP_STATE_KEY: "unit-locked", MCP_LOCK_WAIT_SECONDS: "1" });
+    expect(taken.stderr).toBe("");
+    expect(taken.status).toBe(0);
+    expect(fs.existsSync(lock)).toBe(false);
   });
 
   it("refuses to start next to a server it did not start on the same port, naming the port and the config key", () => {
@@ -220,9 +252,77 @@ describe("kubernetes-mcp-server as a host process", () => {
     process.kill(Number(other));
   });
 
-  it("fails with the server's log when the binary cannot start", () => {
+  it("probes the address it binds, not loopback's 127.0.0.1", async () => {
+    const other = String(port + 2);
+    const extra = { MCP_STATE_KEY: "unit-bind", MCP_PORT: other, MCP_BIND_ADDRESS: "127.0.0.2" };
+    const started = run(startScript, extra);
+    expect(started.stderr).toBe("");
+    expect(started.status).toBe(0);
+    const bound = started.stdout.trim();
+    await expect(fetch(`http://127.0.0.1:${other}/healthz`)).rejects.toThrow();
+    expect((await fetch(`http://127.0.0.2:${other}/healthz`)).ok).toBe(true);
+    expect(run(stopScript, { ...extra, PULUMI_COMMAND_STDOUT: bound }).status).toBe(0);
+    expect(alive(bound)).toBe(false);
+  });
+
+  it("binds the host's address on the Kind network, as docker names it", () => {
+    const bin = fs.mkdtempSync(path.join(os.tmpdir(), "fake-docker-"));
+    // docker network inspect kind: the IPv4 gateway and the IPv6 one.
+    fs.writeFileSync(path.join(bin, "docker"), '#!/bin/sh\necho "127.0.0.3 fc00:f853:ccd:e793::1 "\n', { mode: 0o755 });
+    const other = String(port + 3);
+    const extra = { MCP_STATE_KEY: "unit-kind", MCP_PORT: other, MCP_BIND_ADDRESS: "kind-network" };
+    const started = run(startScript, { ...extra, PATH: `${bin}:${process.env.PATH}` });
+    expect(started.stderr).toBe("");
+    const bound = started.stdout.trim();
+    expect(execFileSync("ps", ["-p", bound, "-o", "args="], { encoding: "utf8" })).toContain("--bind-address 127.0.0.3 ");
+    expect(run(stopScript, { ...extra, PULUMI_COMMAND_STDOUT: bound }).status).toBe(0);
+    fs.rmSync(bin, { recursive: true });
+  });
+
+  it("says which setting to change when no container runtime knows the Kind network", () => {
+    const extra = { MCP_STATE_KEY: "unit-kind", MCP_BIND_ADDRESS: "kind-network", PATH: "/usr/bin:/bin" };
+    const failed = run(startScript, extra);
+    expect(failed.status).not.toBe(0);
+    expect(failed.stderr).toContain("neither docker nor podman knows a network 'kind'");
+    expect(failed.stderr).toContain("set mcpServer.bindAddress");
+  });
+
+  it("offers no configuration_view when told to disable it (the kubeconfig's credentials)", async () => {
+    const other = String(port + 4);
+    const extra = { MCP_STATE_KEY: "unit-disabled", MCP_PORT: other, MCP_DISABLED_TOOLS: "configuration_view" };
+    const started = run(startScript, extra);
+    expect(started.status).toBe(0);
+    const call = async (body: object, session?: string) => {
+      const res = await fetch(`http://127.0.0.1:${other}/mcp`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          ...(session ? { "mcp-session-id": session } : {}),
+        },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, ...body }),
+      });
+      return { session: res.headers.get("mcp-session-id") ?? "", text: await res.text() };
+    };
+    const { session } = await call({
+      method: "initialize",
+      params: { protocolVersion: "2025-03-26", capabilities: {}, clientInfo: { name: "t", version: "1" } },
+    });
+    const listed = await call({ method: "tools/list", params: {} }, session);
+    expect(listed.text).toContain('"name":"configuration_contexts_list"');
+    expect(listed.text).not.toContain('"name":"configuration_view"');
+    const viewed = await call({ method: "tools/call", params: { name: "configuration_view", arguments: {} } }, session);
+    expect(viewed.text).toContain('unknown tool \\"configuration_view\\"');
+    expect(viewed.text).not.toContain("abc");
+    expect(run(stopScript, { ...extra, PULUMI_COMMAND_STDOUT: started.stdout.trim() }).status).toBe(0);
+    expect(fs.readdirSync(path.join(stateHome, "mcp-gateway-stack/unit-disabled"))).toEqual(["server.log"]);
+  });
+
+  it("fails with the server's log when the binary cannot start, and leaves no kubeconfig copy", () => {
     const broken = run(startScript, { MCP_TOOLSETS: "no-such-toolset" });
     expect(broken.status).not.toBe(0);
     expect(broken.stderr).toContain("kubernetes-mcp-server exited before answering");
+    expect(fs.readdirSync(path.join(stateHome, "mcp-gateway-stack/unit"))).not.toContain("kubeconfig");
+    expect(fs.readdirSync(path.join(stateHome, "mcp-gateway-stack/unit"))).not.toContain("lock");
   });
 });

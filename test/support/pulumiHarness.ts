@@ -4,6 +4,8 @@
  * (secrets still wrapped), for every resource.
  */
 import * as pulumi from "@pulumi/pulumi";
+import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { parseStackConfig, PROJECT, type StackConfig } from "../../stacks/config";
 import { buildStack, type StackOutputs } from "../../stacks/stack";
@@ -13,11 +15,28 @@ import { buildStack, type StackOutputs } from "../../stacks/stack";
 const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
 
 export const REPO_ROOT = path.resolve(__dirname, "../..");
+// The program reads what the stack left on the host (pid files, markers): never the machine's own.
+process.env.XDG_STATE_HOME = fs.mkdtempSync(path.join(os.tmpdir(), "mcp-unit-state-"));
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
 
-export const FAKE_KUBECONFIG =
-  "apiVersion: v1\nkind: Config\nusers:\n- name: kind\n  user:\n    client-key-data: S0VZLURBVEEtRlJPTS1LSU5E\n";
+export const FAKE_KUBECONFIG = `apiVersion: v1
+kind: Config
+clusters:
+  - name: kind-mcp-gateway
+    cluster:
+      server: https://127.0.0.1:6443
+contexts:
+  - name: kind-mcp-gateway
+    context:
+      cluster: kind-mcp-gateway
+      user: kind
+current-context: kind-mcp-gateway
+users:
+  - name: kind
+    user:
+      client-key-data: S0VZLURBVEEtRlJPTS1LSU5E
+`;
 export const FAKE_CHECKOUT = "/home/user/mcp-gateway";
 export const FAKE_PID = "4242";
 
@@ -106,6 +125,7 @@ export async function runStack(values: Record<string, unknown>, opts: { preview?
     PROJECT,
     "dev",
     opts.preview ?? false,
+    "organization",
   );
 
   const monitor = pulumi.runtime.getMonitor() as any;
