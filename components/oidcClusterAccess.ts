@@ -7,6 +7,8 @@ export interface OidcClusterAccessArgs {
   issuerUrl: string;
   username: string;
   clusterRole: string;
+  /** The stack's oidc.allowClusterAdmin: the policy pack refuses a cluster-admin binding without it. */
+  allowClusterAdmin: boolean;
 }
 
 /** The Kubernetes user name the API server gives an OIDC token's `preferred_username`. */
@@ -23,7 +25,10 @@ export class OidcClusterAccess extends pulumi.ComponentResource {
   public readonly binding: k8s.rbac.v1.ClusterRoleBinding;
 
   constructor(name: string, args: OidcClusterAccessArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("mcp-gateway-stack:auth:OidcClusterAccess", name, {}, opts);
+    // The intent as the component's inputs and outputs: the policy pack judges the binding by what
+    // the stack declares here (a stack policy sees a component's registered outputs).
+    const intent = { clusterRole: args.clusterRole, allowClusterAdmin: args.allowClusterAdmin };
+    super("mcp-gateway-stack:auth:OidcClusterAccess", name, intent, opts);
     this.binding = new k8s.rbac.v1.ClusterRoleBinding(
       `${name}-binding`,
       {
@@ -35,6 +40,6 @@ export class OidcClusterAccess extends pulumi.ComponentResource {
       },
       childOptions(this, opts),
     );
-    this.registerOutputs({});
+    this.registerOutputs(intent);
   }
 }

@@ -1,20 +1,30 @@
-import { PolicyPack, type ReportViolation } from "@pulumi/policy";
+import { PolicyPack, type PolicyResource, type ReportViolation } from "@pulumi/policy";
 import {
   authPolicyMatchesUseCase,
   clusterAdminAllowed,
   listenerPatchNeverForces,
   noPlaintextSecrets,
   registrationIsRoutable,
-  type PolicyConfig,
   type SeenResource,
 } from "./rules";
 
 // Constructing the pack starts its gRPC server: only the CLI loads this file; tests load rules.ts.
+// No policy takes config: each judges what the stack declares in its resources.
 const report = (problems: string[], reportViolation: ReportViolation) => problems.forEach((p) => reportViolation(p));
-const seen = (args: { type: string; name: string; props: Record<string, any> }): SeenResource => ({
-  type: args.type,
-  name: args.name,
-  props: args.props,
+const seen = (r: {
+  type: string;
+  name: string;
+  props: Record<string, any>;
+  urn: string;
+  opts: { additionalSecretOutputs?: string[] };
+  parent?: PolicyResource;
+}): SeenResource => ({
+  type: r.type,
+  name: r.name,
+  props: r.props,
+  urn: r.urn,
+  parent: r.parent?.urn ?? "",
+  secretOutputs: r.opts.additionalSecretOutputs ?? [],
 });
 
 new PolicyPack("mcp-gateway-stack", {
@@ -22,20 +32,16 @@ new PolicyPack("mcp-gateway-stack", {
   policies: [
     {
       name: "auth-policy-matches-use-case",
-      description: "An AuthPolicy exists exactly when the use case is oidc.",
-      configSchema: {
-        properties: { useCase: { type: "string", enum: ["no-auth", "oidc", "cross-domain"] } },
-        required: ["useCase"],
-      },
+      description:
+        "With Keycloak tool access every HTTPRoute has an AuthPolicy aimed at it with an authentication rule; without, none.",
       validateStack: (args, reportViolation) =>
-        report(authPolicyMatchesUseCase(args.resources.map(seen), args.getConfig<PolicyConfig>()), reportViolation),
+        report(authPolicyMatchesUseCase(args.resources.map(seen)), reportViolation),
     },
     {
       name: "cluster-admin-only-when-allowed",
-      description: "No ClusterRoleBinding to cluster-admin unless the stack's oidc.allowClusterAdmin is true.",
-      configSchema: { properties: { allowClusterAdmin: { type: "boolean", default: false } } },
-      validateResource: (args, reportViolation) =>
-        report(clusterAdminAllowed(seen(args), args.getConfig<PolicyConfig>()), reportViolation),
+      description:
+        "No ClusterRoleBinding to cluster-admin unless its OidcClusterAccess declares allowClusterAdmin true.",
+      validateStack: (args, reportViolation) => report(clusterAdminAllowed(args.resources.map(seen)), reportViolation),
     },
     {
       name: "listener-patch-never-forces",
@@ -51,7 +57,8 @@ new PolicyPack("mcp-gateway-stack", {
     },
     {
       name: "no-plaintext-secrets",
-      description: "No credential in command lines, Kubernetes labels or annotations, or Secret stringData.",
+      description:
+        "No credential in command lines or Kubernetes labels or annotations; a Secret's data only as outputs Pulumi keeps secret.",
       validateResource: (args, reportViolation) => report(noPlaintextSecrets(seen(args)), reportViolation),
     },
   ],

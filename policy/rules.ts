@@ -3,53 +3,73 @@
  * are unit-tested without the policy server. `index.ts` wires them into the PolicyPack.
  */
 
-export interface PolicyConfig {
-  /** The stack's use case (`pulumi config get useCase`). */
-  useCase: "no-auth" | "oidc" | "cross-domain";
-  /** The stack's `oidc.allowClusterAdmin`. */
-  allowClusterAdmin: boolean;
-}
-
 export interface SeenResource {
   type: string;
   name: string;
   props: Record<string, any>;
+  /** Stack policies only: the resource's URN and its parent's ('' or absent at the top). */
+  urn?: string;
+  parent?: string;
+  /** The outputs Pulumi keeps secret whatever the value (the additionalSecretOutputs option). */
+  secretOutputs?: string[];
 }
 
 export const AUTH_POLICY_TYPE = "kubernetes:kuadrant.io/v1:AuthPolicy";
 export const BINDING_TYPE = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding";
 export const GATEWAY_PATCH_TYPE = "kubernetes:gateway.networking.k8s.io/v1:GatewayPatch";
 export const COMMAND_TYPE = "command:local:Command";
+export const SECRET_TYPE = "kubernetes:core/v1:Secret";
+export const TOOL_ACCESS_TYPE = "mcp-gateway-stack:keycloak:ToolAccess";
+export const CLUSTER_ACCESS_TYPE = "mcp-gateway-stack:auth:OidcClusterAccess";
 
-/** With auth (`oidc`, `cross-domain`) every route has its AuthPolicy; without, none has one. */
-export function authPolicyMatchesUseCase(resources: SeenResource[], config: PolicyConfig): string[] {
+/**
+ * With auth (the stack grants tools through Keycloak: use cases oidc and cross-domain) every
+ * HTTPRoute has an AuthPolicy aimed at it (same namespace, targetRef kind and name) with an
+ * authentication rule, and every AuthPolicy aims at a declared route; without, no AuthPolicy.
+ */
+export function authPolicyMatchesUseCase(resources: SeenResource[]): string[] {
   const policies = resources.filter((r) => r.type === AUTH_POLICY_TYPE);
   const routes = resources.filter((r) => r.type === HTTP_ROUTE_TYPE);
-  if (config.useCase === "no-auth") {
-    return policies.length === 0
+  if (!resources.some((r) => r.type === TOOL_ACCESS_TYPE)) {
+    return policies.map(
+      (p) =>
+        `AuthPolicy ${objectName(p)} in a stack that grants no tool through Keycloak (use case no-auth): its tool check would refuse every call`,
+    );
+  }
+  const target = (p: SeenResource) =>
+    `${p.props.spec?.targetRef?.kind} ${p.props.metadata?.namespace ?? "default"}/${p.props.spec?.targetRef?.name}`;
+  const routeKeys = routes.map((r) => `HTTPRoute ${objectName(r)}`);
+  const problems = policies.flatMap((p) => [
+    ...(routeKeys.includes(target(p))
       ? []
-      : [`useCase is 'no-auth' but the stack declares AuthPolicy ${policies.map((p) => p.name).join(", ")}`];
+      : [`AuthPolicy ${objectName(p)} targets ${target(p)}, not a route the stack declares`]),
+    ...(Object.keys(p.props.spec?.rules?.authentication ?? {}).length > 0
+      ? []
+      : [`AuthPolicy ${objectName(p)} has no authentication rule: a request without a token would pass it`]),
+  ]);
+  for (const route of routeKeys.filter((key) => !policies.some((p) => target(p) === key))) {
+    problems.push(
+      `${route} has no AuthPolicy while the stack grants its tools through Keycloak: it would be reachable without a token`,
+    );
   }
-  if (policies.length === 0) {
-    return [
-      `useCase is '${config.useCase}' but the stack declares no AuthPolicy: the MCP server would be reachable without a token`,
-    ];
-  }
-  if (policies.length < routes.length) {
-    return [
-      `useCase is '${config.useCase}' but the stack declares ${routes.length} HTTPRoutes and only ${policies.length} AuthPolicies: a server would be reachable without a token`,
-    ];
-  }
-  return [];
+  return problems;
 }
 
-/** No ClusterRoleBinding to cluster-admin unless the stack's config allows it. */
-export function clusterAdminAllowed(r: SeenResource, config: PolicyConfig): string[] {
-  if (r.type !== BINDING_TYPE || r.props.roleRef?.name !== "cluster-admin" || config.allowClusterAdmin) return [];
-  const subjects = (r.props.subjects ?? []).map((s: { name?: string }) => s.name).join(", ");
-  return [
-    `ClusterRoleBinding ${r.props.metadata?.name ?? r.name} grants cluster-admin to ${subjects} while oidc.allowClusterAdmin is false`,
-  ];
+/**
+ * No ClusterRoleBinding to cluster-admin unless the OidcClusterAccess that declares it says the
+ * stack allows it (its allowClusterAdmin, from oidc.allowClusterAdmin).
+ */
+export function clusterAdminAllowed(resources: SeenResource[]): string[] {
+  const allowed = (binding: SeenResource) => {
+    const parent = resources.find((r) => r.urn !== undefined && r.urn === binding.parent);
+    return parent?.type === CLUSTER_ACCESS_TYPE && parent.props.allowClusterAdmin === true;
+  };
+  return resources
+    .filter((r) => r.type === BINDING_TYPE && r.props.roleRef?.name === "cluster-admin" && !allowed(r))
+    .map((r) => {
+      const subjects = (r.props.subjects ?? []).map((s: { name?: string }) => s.name).join(", ");
+      return `ClusterRoleBinding ${r.props.metadata?.name ?? r.name} grants cluster-admin to ${subjects}, but no OidcClusterAccess above it declares allowClusterAdmin true (oidc.allowClusterAdmin)`;
+    });
 }
 
 /** The listener patch shares the Gateway with other owners: it must never take their fields. */
@@ -77,9 +97,10 @@ function credentialsIn(text: unknown): string[] {
 }
 
 /**
- * No secret in plain text where Pulumi cannot encrypt it: command lines (printed and logged),
- * Kubernetes labels and annotations (readable by anyone who can list the object), and
- * Secret objects with stringData in the program. Secret values belong in secret inputs.
+ * No secret in plain text where Pulumi cannot encrypt it: command lines (printed and logged) and
+ * Kubernetes labels and annotations (readable by anyone who can list the object). A Secret's
+ * stringData and data must be outputs Pulumi keeps secret: @pulumi/policy unwraps secret values
+ * before a policy sees them, so whether the program passed a secret shows only in that option.
  */
 export function noPlaintextSecrets(r: SeenResource): string[] {
   const fields: Array<[string, unknown]> = [];
@@ -96,10 +117,13 @@ export function noPlaintextSecrets(r: SeenResource): string[] {
       (what) => `${r.type} ${r.name}: ${field} holds ${what} in plain text; pass it as a secret input`,
     ),
   );
-  if (r.type === "kubernetes:core/v1:Secret" && r.props.stringData) {
-    problems.push(
-      `Secret ${r.name} carries stringData in the program; create it from a Pulumi secret or outside the stack`,
-    );
+  if (r.type === SECRET_TYPE) {
+    for (const field of ["stringData", "data"].filter((f) => r.props[f] !== undefined)) {
+      if (!(r.secretOutputs ?? []).includes(field))
+        problems.push(
+          `Secret ${r.name}: ${field} is not among the outputs Pulumi keeps secret (additionalSecretOutputs); declare it with k8s.core.v1.Secret`,
+        );
+    }
   }
   return problems;
 }

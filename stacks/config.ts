@@ -283,9 +283,9 @@ function keycloakSchema(release: GatewayRelease) {
 
 const Oidc = v.pipe(
   group("oidc", {
-    clusterRole: v.optional(dnsName, "cluster-admin"),
+    clusterRole: v.optional(dnsName, "view"),
     /** The policy pack refuses a binding to cluster-admin unless this is true. */
-    allowClusterAdmin: v.optional(boolean, true),
+    allowClusterAdmin: v.optional(boolean, false),
     /** Secret (in Authorino's namespace) with the gateway client's Basic credentials for the exchange. */
     tokenExchangeSecret: v.optional(dnsName, "token-exchange"),
   }),

@@ -166,7 +166,12 @@ function buildDomain(cfg: CrossDomainConfig, base: OidcStack, d: DomainConfig, p
   );
   const clusterAccess = new OidcClusterAccess(
     `oidc-user-${d.name}`,
-    { issuerUrl: domainIssuer, username: kc.username, clusterRole: oidc.clusterRole },
+    {
+      issuerUrl: domainIssuer,
+      username: kc.username,
+      clusterRole: oidc.clusterRole,
+      allowClusterAdmin: oidc.allowClusterAdmin,
+    },
     { providers: [cluster.provider] },
   );
   return { cluster, server, listener, registration, trust, access, authPolicy, clusterAccess };

@@ -63,7 +63,12 @@ export function buildOidc(cfg: StackConfig, projectDir?: string): OidcStack {
 
   const clusterAccess = new OidcClusterAccess(
     "oidc-user",
-    { issuerUrl: issuerUrl(kc), username: kc.username, clusterRole: oidc.clusterRole },
+    {
+      issuerUrl: issuerUrl(kc),
+      username: kc.username,
+      clusterRole: oidc.clusterRole,
+      allowClusterAdmin: oidc.allowClusterAdmin,
+    },
     onCluster,
   );
 

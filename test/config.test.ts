@@ -127,7 +127,7 @@ describe("config validation", () => {
     ],
     [
       "cluster-admin while it is not allowed",
-      { ...oidc, oidc: { allowClusterAdmin: false } },
+      { ...oidc, oidc: { clusterRole: "cluster-admin" } },
       "mcp-gateway-stack:oidc.clusterRole = 'cluster-admin': expected a ClusterRole other than cluster-admin while oidc.allowClusterAdmin is false",
     ],
     [
@@ -265,7 +265,7 @@ describe("config validation", () => {
       username: "mcp",
       tlsInsecureSkipVerify: false,
     });
-    expect(cfg.oidc?.clusterRole).toBe("cluster-admin");
+    expect(cfg.oidc).toMatchObject({ clusterRole: "view", allowClusterAdmin: false });
     expect(cfg.cluster).toMatchObject({ mode: "kind", clusterIdentifier: "kind-mcp-gateway" });
   });
 

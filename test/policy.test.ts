@@ -8,34 +8,120 @@ import {
   type SeenResource,
 } from "../policy/rules";
 import { asSeen, brokenRegistrations } from "./support/brokenRegistrations";
-import { oidcValues, runStack, type StackRun } from "./support/pulumiHarness";
+import { crossDomainValues, oidcValues, runStack, type StackRun } from "./support/pulumiHarness";
 
+/** What the pack sees of a run, as validateStack hands it: with URN, parent and secret outputs. */
 const seen = (run: StackRun): SeenResource[] =>
-  run.resources.map((r) => ({ type: r.type, name: r.name, props: r.inputs }));
-const allProblems = (run: StackRun, allowClusterAdmin: boolean) => {
-  const resources = seen(run);
-  const config = { useCase: run.config.useCase, allowClusterAdmin };
-  return [
-    ...authPolicyMatchesUseCase(resources, config),
-    ...resources.flatMap((r) => [
-      ...clusterAdminAllowed(r, config),
-      ...listenerPatchNeverForces(r),
-      ...noPlaintextSecrets(r),
-    ]),
-    ...registrationIsRoutable(resources),
-  ];
-};
+  run.resources.map((r) => ({
+    type: r.type,
+    name: r.name,
+    props: r.inputs,
+    urn: r.urn,
+    parent: r.parent,
+    secretOutputs: r.options.additionalSecretOutputs,
+  }));
 
-describe("the policy pack's rules on the stack as declared", async () => {
-  const noAuth = await runStack({});
-  const oidc = await runStack(oidcValues());
+/** Every rule of the pack (policy/index.ts), with no policy config: the resources say it all. */
+const allProblems = (resources: SeenResource[]) => [
+  ...authPolicyMatchesUseCase(resources),
+  ...clusterAdminAllowed(resources),
+  ...resources.flatMap((r) => [...listenerPatchNeverForces(r), ...noPlaintextSecrets(r)]),
+  ...registrationIsRoutable(resources),
+];
 
-  it("pass both use cases with the guide's config, for both gateway releases", async () => {
-    expect(allProblems(noAuth, false)).toEqual([]);
-    expect(allProblems(oidc, true)).toEqual([]);
-    const kuadrant = await runStack(oidcValues({ gateway: { release: "kuadrant-v0.9.0" } }));
-    expect(seen(kuadrant).filter((r) => r.type.endsWith(":MCPServerRegistration"))).toHaveLength(1);
-    expect(allProblems(kuadrant, true)).toEqual([]);
+/** The resources with the one named `name` changed by `change` (a deep copy: runs are shared). */
+function changed(resources: SeenResource[], name: string, change: (r: SeenResource) => void): SeenResource[] {
+  return resources.map((r) => {
+    if (r.name !== name) return r;
+    const copy = structuredClone(r);
+    change(copy);
+    return copy;
+  });
+}
+
+const ISSUER = "https://keycloak.127-0-0-1.sslip.io:8002/realms/mcp";
+const CLUSTER_ADMIN = { oidc: { clusterRole: "cluster-admin", allowClusterAdmin: true } };
+
+describe("the policy pack's rules on every use case, as the stack declares it", async () => {
+  const runs: Record<string, StackRun> = {
+    "no-auth": await runStack({}),
+    oidc: await runStack(oidcValues()),
+    "oidc with cluster-admin allowed": await runStack(oidcValues(CLUSTER_ADMIN)),
+    "oidc on kuadrant-v0.9.0": await runStack(oidcValues({ gateway: { release: "kuadrant-v0.9.0" } })),
+    "cross-domain": await runStack(crossDomainValues()),
+    "cross-domain with cluster-admin allowed": await runStack({ ...crossDomainValues(), ...CLUSTER_ADMIN }),
+  };
+  const noAuth = seen(runs["no-auth"]);
+  const oidc = seen(runs.oidc);
+  const admin = seen(runs["oidc with cluster-admin allowed"]);
+  const crossDomain = seen(runs["cross-domain"]);
+
+  it.each(Object.keys(runs))("pass %s, every rule, without a policy config", (useCase) => {
+    expect(allProblems(seen(runs[useCase]))).toEqual([]);
+  });
+
+  it("refuse a cluster-admin binding whose OidcClusterAccess does not declare allowClusterAdmin true", () => {
+    const undeclared = changed(admin, "oidc-user", (r) => (r.props.allowClusterAdmin = false));
+    expect(allProblems(undeclared)).toEqual([
+      `ClusterRoleBinding oidc-mcp-cluster-admin grants cluster-admin to ${ISSUER}#mcp, but no OidcClusterAccess above it declares allowClusterAdmin true (oidc.allowClusterAdmin)`,
+    ]);
+  });
+
+  it("refuse a cluster-admin binding declared outside an OidcClusterAccess", () => {
+    const loose = changed(admin, "oidc-user-binding", (r) => (r.parent = ""));
+    expect(clusterAdminAllowed(loose)).toHaveLength(1);
+    expect(clusterAdminAllowed(admin)).toEqual([]);
+  });
+
+  it("refuse an oidc stack whose route has no AuthPolicy", () => {
+    const withoutPolicy = oidc.filter((r) => !r.type.endsWith(":AuthPolicy"));
+    expect(allProblems(withoutPolicy)).toEqual([
+      "HTTPRoute mcp-test/kubernetes-mcp has no AuthPolicy while the stack grants its tools through Keycloak: it would be reachable without a token",
+    ]);
+  });
+
+  it("refuse a cross-domain stack when one cluster's route has no AuthPolicy", () => {
+    const withoutB = crossDomain.filter((r) => r.name !== "kubernetes-mcp-b-auth-policy");
+    expect(allProblems(withoutB)).toEqual([
+      "HTTPRoute mcp-test/kubernetes-mcp-b has no AuthPolicy while the stack grants its tools through Keycloak: it would be reachable without a token",
+    ]);
+  });
+
+  it("refuse an AuthPolicy aimed at another route, in another namespace or at another kind", () => {
+    const policy = "kubernetes-mcp-b-auth-policy";
+    const atA = changed(crossDomain, policy, (r) => (r.props.spec.targetRef.name = "kubernetes-mcp"));
+    expect(allProblems(atA)).toEqual([
+      "HTTPRoute mcp-test/kubernetes-mcp-b has no AuthPolicy while the stack grants its tools through Keycloak: it would be reachable without a token",
+    ]);
+    const elsewhere = changed(oidc, "kubernetes-mcp-auth-policy", (r) => (r.props.metadata.namespace = "other"));
+    expect(allProblems(elsewhere)).toEqual([
+      "AuthPolicy other/kubernetes-mcp-auth-policy targets HTTPRoute other/kubernetes-mcp, not a route the stack declares",
+      "HTTPRoute mcp-test/kubernetes-mcp has no AuthPolicy while the stack grants its tools through Keycloak: it would be reachable without a token",
+    ]);
+    const atGateway = changed(oidc, "kubernetes-mcp-auth-policy", (r) => (r.props.spec.targetRef.kind = "Gateway"));
+    expect(allProblems(atGateway)[0]).toBe(
+      "AuthPolicy mcp-test/kubernetes-mcp-auth-policy targets Gateway mcp-test/kubernetes-mcp, not a route the stack declares",
+    );
+  });
+
+  it("refuse an AuthPolicy without an authentication rule", () => {
+    for (const authentication of [undefined, {}]) {
+      const open = changed(
+        oidc,
+        "kubernetes-mcp-auth-policy",
+        (r) => (r.props.spec.rules.authentication = authentication),
+      );
+      expect(allProblems(open)).toEqual([
+        "AuthPolicy mcp-test/kubernetes-mcp-auth-policy has no authentication rule: a request without a token would pass it",
+      ]);
+    }
+  });
+
+  it("refuse an AuthPolicy in a stack that grants no tool through Keycloak (use case 1)", () => {
+    const policy = oidc.find((r) => r.type.endsWith(":AuthPolicy"))!;
+    expect(allProblems([...noAuth, policy])).toEqual([
+      "AuthPolicy mcp-test/kubernetes-mcp-auth-policy in a stack that grants no tool through Keycloak (use case no-auth): its tool check would refuse every call",
+    ]);
   });
 
   it("refuse an MCPServerRegistration whose route the stack does not declare", async () => {
@@ -46,38 +132,15 @@ describe("the policy pack's rules on the stack as declared", async () => {
     ]);
   });
 
-  it("refuse an oidc stack without an AuthPolicy and a no-auth stack with one", () => {
-    const withoutPolicy = seen(oidc).filter((r) => !r.type.endsWith("AuthPolicy"));
-    expect(authPolicyMatchesUseCase(withoutPolicy, { useCase: "oidc", allowClusterAdmin: true })[0]).toMatch(
-      /no AuthPolicy/,
-    );
-    expect(authPolicyMatchesUseCase(seen(oidc), { useCase: "no-auth", allowClusterAdmin: true })[0]).toMatch(
-      /declares AuthPolicy kubernetes-mcp-auth-policy/,
-    );
-  });
-
-  it("refuse the guide's cluster-admin binding when the config does not allow it", () => {
-    expect(allProblems(oidc, false)).toEqual([
-      "ClusterRoleBinding oidc-mcp-cluster-admin grants cluster-admin to https://keycloak.127-0-0-1.sslip.io:8002/realms/mcp#mcp while oidc.allowClusterAdmin is false",
-    ]);
-  });
-
-  it("accept a binding to another ClusterRole without the allowance", async () => {
-    const view = await runStack(oidcValues({ oidc: { clusterRole: "view", allowClusterAdmin: false } }));
-    expect(allProblems(view, false)).toEqual([]);
-  });
-
   it("refuse a listener patch that forces ownership", () => {
-    const patch = seen(noAuth).find((r) => r.type.endsWith("GatewayPatch"))!;
-    const forced = {
-      ...patch,
-      props: {
-        ...patch.props,
-        metadata: { ...patch.props.metadata, annotations: { "pulumi.com/patchForce": "true" } },
-      },
-    };
+    const patch = noAuth.find((r) => r.type.endsWith("GatewayPatch"))!;
+    const forced = changed(
+      [patch],
+      patch.name,
+      (r) => (r.props.metadata.annotations = { "pulumi.com/patchForce": "true" }),
+    );
     expect(listenerPatchNeverForces(patch)).toEqual([]);
-    expect(listenerPatchNeverForces(forced)).toEqual([
+    expect(listenerPatchNeverForces(forced[0])).toEqual([
       "Gateway patch kubernetes-mcp-patch sets pulumi.com/patchForce: it would take fields other managers own",
     ]);
   });
@@ -90,38 +153,30 @@ describe("the policy pack's rules on the stack as declared", async () => {
       gatewayNamespace: "gateway-system",
     }),
   )("refuse $title, quoting what the gateway's controller would do", ({ objects, controller }) => {
-    const problems = registrationIsRoutable([...seen(noAuth), ...asSeen(objects)]);
+    const problems = registrationIsRoutable([...noAuth, ...asSeen(objects)]);
     expect(problems).toHaveLength(1);
     expect(problems[0]).toContain("readyMessage" in controller ? controller.readyMessage : "ExternalName");
   });
 
-  it("refuse credentials in a command line, an annotation or a Secret's stringData", () => {
+  it("refuse credentials in a command line or an annotation", () => {
     const command = { type: "command:local:Command", name: "c", props: { create: "make setup PASSWORD=hunter2" } };
     const annotated = {
-      type: "kubernetes:core/v1:Service",
+      type: "kubernetes:core/v1:Secret",
       name: "s",
       props: { metadata: { annotations: { note: "client-key-data: S0VZ" } } },
+      secretOutputs: ["data", "stringData"],
     };
-    const secret = { type: "kubernetes:core/v1:Secret", name: "t", props: { stringData: { k: "v" } } };
     expect(noPlaintextSecrets(command)[0]).toMatch(/create holds a password assignment/);
     expect(noPlaintextSecrets(annotated)[0]).toMatch(/metadata.annotations.note holds a kubeconfig client key/);
-    expect(noPlaintextSecrets(secret)[0]).toMatch(/stringData/);
   });
-});
 
-describe("the policy config of the dev stack", () => {
-  it("states the same use case and cluster-admin allowance as Pulumi.dev.yaml", async () => {
-    const fs = await import("node:fs");
-    const { parse } = await import("yaml");
-    const { parseStackConfig } = await import("../stacks/config");
-    const dev = parse(fs.readFileSync("Pulumi.dev.yaml", "utf8")).config as Record<string, unknown>;
-    const values = Object.fromEntries(Object.entries(dev).map(([k, v]) => [k.split(":")[1], v]));
-    const cfg = parseStackConfig({ values: { ...values, keycloak: { adminPassword: "x" } } });
-    const policyConfig = JSON.parse(fs.readFileSync("policy/config.dev.json", "utf8"));
-    expect(policyConfig["auth-policy-matches-use-case"].useCase).toBe(cfg.useCase);
-    expect(policyConfig["cluster-admin-only-when-allowed"].allowClusterAdmin).toBe(
-      parseStackConfig({ values: { ...values, useCase: "oidc", keycloak: { adminPassword: "x" } } }).oidc!
-        .allowClusterAdmin,
-    );
+  it("accept use case 3's grant Secret, whose stringData Pulumi keeps secret, and refuse one it would not", () => {
+    const grant = crossDomain.find((r) => r.type === "kubernetes:core/v1:Secret")!;
+    expect(grant.props.stringData).toBeDefined();
+    expect(noPlaintextSecrets(grant)).toEqual([]);
+    const plain = { ...grant, secretOutputs: ["data"] };
+    expect(noPlaintextSecrets(plain)).toEqual([
+      "Secret domain-b-trust-grant-secret: stringData is not among the outputs Pulumi keeps secret (additionalSecretOutputs); declare it with k8s.core.v1.Secret",
+    ]);
   });
 });

@@ -1,57 +1,88 @@
+import type { Stack } from "@pulumi/pulumi/automation";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT, scratchStack } from "./engine";
+import { startApiServer, type ApiServer } from "./testbed";
 
-// The policy pack run by the real engine: `pulumi preview --policy-pack policy` of the dev stack.
+// The policy pack run by the real engine, `pulumi preview --policy-pack policy` with no policy
+// config: the dev stack as shipped (kind mode), in use case 1 and in use case 3, and a program
+// that declares a cluster-admin binding its OidcClusterAccess does not allow.
 const POLICY_PACK = path.join(REPO_ROOT, "policy");
+const PACK = "mcp-gateway-stack@v0.1.0";
 
-function policyConfig(dir: string, useCase: string): string {
-  const file = path.join(dir, "policy-config.json");
-  fs.writeFileSync(
-    file,
-    JSON.stringify({
-      "auth-policy-matches-use-case": { useCase },
-      "cluster-admin-only-when-allowed": { allowClusterAdmin: false },
-    }),
+/** The preview's output, or its error's message when the pack refuses the plan. */
+async function previewWithPack(stack: Stack): Promise<{ passed: boolean; output: string }> {
+  return stack.preview({ policyPacks: [POLICY_PACK] }).then(
+    (r) => ({ passed: true, output: r.stdout }),
+    (e: Error) => ({ passed: false, output: e.message }),
   );
-  return file;
 }
 
-describe("the policy pack in a real preview", () => {
-  it("lets use case 1 through with the dev stack's policy config, running every policy", async () => {
+/** Every policy of the pack ran to a verdict: none was skipped on a value unknown in the preview. */
+function expectEveryPolicyRan(output: string) {
+  expect(output).toContain(PACK);
+  expect(output).not.toMatch(/can't run policy/);
+}
+
+let clusterB: ApiServer;
+
+beforeAll(() => {
+  // Use case 3's further cluster must answer the preflight; the gateway's cluster is Kind's (not made).
+  clusterB = startApiServer();
+});
+
+afterAll(() => clusterB?.stop());
+
+describe("the policy pack in a real preview, without a policy config", () => {
+  it("lets use case 1 through, every policy run", async () => {
     const { stack } = await scratchStack();
-    const result = await stack.preview({
-      policyPacks: [POLICY_PACK],
-      policyPackConfigs: [path.join(POLICY_PACK, "config.dev.json")],
-    });
-    expect(result.changeSummary.create).toBeGreaterThan(0);
-    expect(result.stdout).toContain("mcp-gateway-stack@v0.1.0");
+    const { passed, output } = await previewWithPack(stack);
+    expect(passed, output).toBe(true);
+    expectEveryPolicyRan(output);
   });
 
-  it("refuses a plan without an AuthPolicy when the policy config says the stack is oidc", async () => {
-    const { stack, dir } = await scratchStack();
-    const error = await stack
-      .preview({ policyPacks: [POLICY_PACK], policyPackConfigs: [policyConfig(dir, "oidc")] })
-      .then(
-        () => new Error("preview passed"),
-        (e: Error) => e,
-      );
-    expect(error.message).toContain("auth-policy-matches-use-case");
-    expect(error.message).toContain("declares no AuthPolicy");
+  it("lets use case 3 through: its grant Secret from a Pulumi secret, an AuthPolicy per route, every policy run", async () => {
+    const { stack } = await scratchStack();
+    await stack.setAllConfig(
+      {
+        useCase: { value: "cross-domain" },
+        "keycloak.adminPassword": { value: "preview-admin-password", secret: true },
+        "domains[0].name": { value: "b" },
+        "domains[0].realm": { value: "cluster-b" },
+        "domains[0].kubeconfig": { value: fs.readFileSync(clusterB.kubeconfig, "utf8"), secret: true },
+        "domains[0].port": { value: "9992" },
+        "domains[0].host": { value: "kube-b.mcp.test" },
+      },
+      true,
+    );
+    const { passed, output } = await previewWithPack(stack);
+    expect(passed, output).toBe(true);
+    expectEveryPolicyRan(output);
+    expect(output).toMatch(/\+\s+kubernetes:core\/v1:Secret\s+domain-b-trust-grant-secret\s+create/);
   });
 
-  it("refuses a binding to cluster-admin when the policy config does not allow it", async () => {
+  it("refuses a cluster-admin binding unless its OidcClusterAccess declares allowClusterAdmin true", async () => {
     const { stack, dir } = await scratchStack();
-    await stack.setConfig("useCase", { value: "oidc" });
-    await stack.setConfig("keycloak.adminPassword", { value: "pw", secret: true }, true);
-    const error = await stack
-      .preview({ policyPacks: [POLICY_PACK], policyPackConfigs: [policyConfig(dir, "oidc")] })
-      .then(
-        () => new Error("preview passed"),
-        (e: Error) => e,
-      );
-    expect(error.message).toContain("cluster-admin-only-when-allowed");
-    expect(error.message).not.toContain("auth-policy-matches-use-case");
+    const program = (allowClusterAdmin: boolean) => `import * as k8s from "@pulumi/kubernetes";
+import { OidcClusterAccess } from "./components/oidcClusterAccess";
+const provider = new k8s.Provider("cluster", { kubeconfig: ${JSON.stringify(fs.readFileSync(clusterB.kubeconfig, "utf8"))} });
+new OidcClusterAccess(
+  "oidc-user",
+  { issuerUrl: "https://issuer.test/realms/mcp", username: "mcp", clusterRole: "cluster-admin", allowClusterAdmin: ${allowClusterAdmin} },
+  { providers: [provider] },
+);
+`;
+    fs.writeFileSync(path.join(dir, "index.ts"), program(false));
+    const refused = await previewWithPack(stack);
+    expect(refused.passed).toBe(false);
+    expect(refused.output).toContain("cluster-admin-only-when-allowed");
+    expect(refused.output).toContain(
+      "ClusterRoleBinding oidc-mcp-cluster-admin grants cluster-admin to https://issuer.test/realms/mcp#mcp, but no OidcClusterAccess above it declares allowClusterAdmin true",
+    );
+    fs.writeFileSync(path.join(dir, "index.ts"), program(true));
+    const allowed = await previewWithPack(stack);
+    expect(allowed.passed, allowed.output).toBe(true);
+    expectEveryPolicyRan(allowed.output);
   });
 });

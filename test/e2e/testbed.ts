@@ -646,6 +646,9 @@ export async function useTestBed(
       "keycloak.adminPassword": { value: bed.keycloak.adminPassword, secret: true },
       "keycloak.rootCaCertificate": { value: fs.readFileSync(bed.keycloak.ca, "utf8") },
       "keycloak.tlsInsecureSkipVerify": { value: "false" },
+      // The loopback API server has no aggregated ClusterRoles (view is empty): bind cluster-admin.
+      "oidc.clusterRole": { value: "cluster-admin" },
+      "oidc.allowClusterAdmin": { value: "true" },
     });
   }
   await stack.setAllConfig(config, true);

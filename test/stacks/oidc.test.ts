@@ -165,14 +165,26 @@ describe("use case 2 (oidc) with only useCase and the admin password set", async
     }
   });
 
-  it("binds the OIDC user <issuer>#mcp to cluster-admin as the guide does", () => {
+  it("binds the OIDC user <issuer>#mcp to the read-only ClusterRole view by default", () => {
     const binding = run.byName("oidc-user-binding");
+    expect(binding.inputs.roleRef).toEqual({
+      apiGroup: "rbac.authorization.k8s.io",
+      kind: "ClusterRole",
+      name: "view",
+    });
+    expect(binding.inputs.metadata.name).toBe("oidc-mcp-view");
+    expect(binding.inputs.subjects).toEqual(guideManifests.ClusterRoleBinding.subjects);
+  });
+
+  it("binds the OIDC user to cluster-admin as the guide does only when the stack allows it", async () => {
+    const admin = await runStack(oidcValues({ oidc: { clusterRole: "cluster-admin", allowClusterAdmin: true } }));
+    const binding = admin.byName("oidc-user-binding");
     expect({ ...binding.inputs, apiVersion: undefined, kind: undefined }).toMatchObject({
       metadata: guideManifests.ClusterRoleBinding.metadata,
       roleRef: guideManifests.ClusterRoleBinding.roleRef,
       subjects: guideManifests.ClusterRoleBinding.subjects,
     });
-    expect(providerUrn(binding)).toBe(urn("cluster-provider"));
+    expect(providerUrn(binding)).toBe(admin.byName("cluster-provider").urn);
   });
 });
 
@@ -223,10 +235,10 @@ describe("use case 2 variants", () => {
   it("binds the configured ClusterRole and verifies Keycloak's TLS against a given CA", async () => {
     const ca = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----";
     const run = await runStack(
-      oidcValues({ keycloak: { adminPassword: OIDC_PASSWORD, rootCaCertificate: ca }, oidc: { clusterRole: "view" } }),
+      oidcValues({ keycloak: { adminPassword: OIDC_PASSWORD, rootCaCertificate: ca }, oidc: { clusterRole: "edit" } }),
     );
-    expect(run.byName("oidc-user-binding").inputs.roleRef.name).toBe("view");
-    expect(run.byName("oidc-user-binding").inputs.metadata.name).toBe("oidc-mcp-view");
+    expect(run.byName("oidc-user-binding").inputs.roleRef.name).toBe("edit");
+    expect(run.byName("oidc-user-binding").inputs.metadata.name).toBe("oidc-mcp-edit");
     expect(run.byName("keycloak").inputs).toMatchObject({ rootCaCertificate: ca, tlsInsecureSkipVerify: "false" });
   });
 });

@@ -213,3 +213,15 @@ export const oidcValues = (extra: Record<string, unknown> = {}) => ({
   keycloak: { adminPassword: OIDC_PASSWORD },
   ...extra,
 });
+
+/** Use case 3 with one more cluster, b, in realm cluster-b (a kubeconfig with a token of its own). */
+const KUBECONFIG_B =
+  "apiVersion: v1\nkind: Config\nclusters:\n- name: b\n  cluster:\n    server: https://127.0.0.1:6444\nusers:\n- name: b-admin\n  user:\n    token: CLUSTER-B-ADMIN-TOKEN\ncontexts:\n- name: b\n  context: {cluster: b, user: b-admin}\ncurrent-context: b\n";
+export const DOMAIN_B = {
+  name: "b",
+  realm: "cluster-b",
+  kubeconfig: KUBECONFIG_B,
+  port: 9992,
+  host: "kube-b.example.test",
+};
+export const crossDomainValues = (domains: unknown[] = [DOMAIN_B]) => oidcValues({ useCase: "cross-domain", domains });
