@@ -39,9 +39,14 @@ const text = v.pipe(v.string("a non-empty string"), v.nonEmpty("a non-empty stri
 const matching = (pattern: RegExp, expected: string) => v.pipe(v.string(expected), v.regex(pattern, expected));
 const passing = (test: (s: string) => boolean, expected: string) => v.pipe(v.string(expected), v.check(test, expected));
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const dnsName = matching(DNS_SUBDOMAIN, "a DNS name (lower-case letters, digits, '-' and '.')");
+// The lookaheads hold the lengths the messages promise: 63 a label (and each part of a name), 253 a name.
+const LABEL = "(?=[^.]{1,63}(\\.|$))[a-z0-9]([-a-z0-9]*[a-z0-9])?";
+const DNS_LABEL = new RegExp(`^${LABEL}$`);
+const DNS_SUBDOMAIN = new RegExp(`^(?=.{1,253}$)${LABEL}(\\.${LABEL})*$`);
+const dnsName = matching(
+  DNS_SUBDOMAIN,
+  "a DNS name (lower-case letters, digits, '-' and '.'; at most 253, each part between dots at most 63)",
+);
 const dnsLabel = matching(DNS_LABEL, "a DNS label (lower-case letters, digits and '-', at most 63)");
 // Neither may start with '-': git would read it as an option.
 const gitRef = matching(/^[\w.][\w./-]*$/, "a git commit, tag or branch name");
@@ -181,8 +186,22 @@ function clusterSchema(release: GatewayRelease) {
   );
 }
 
-function mcpServerSchema(release: GatewayRelease) {
+/** The gateway puts it before each tool's name: without a trailing '_' the two run together. */
+function toolPrefix(release: GatewayRelease) {
   const { prefixPattern } = RELEASE_FACTS[release];
+  return v.pipe(
+    matching(
+      /^[a-z0-9][a-z0-9_]*_$/,
+      "lower-case letters, digits and '_', starting with a letter or digit and ending in '_' (such as 'kube_': tool names read kube_namespaces_list)",
+    ),
+    v.check(
+      (prefix) => prefixPattern?.test(prefix) ?? true,
+      `a prefix matching ${prefixPattern?.source} (gateway.release ${release}'s MCPServerRegistration)`,
+    ),
+  );
+}
+
+function mcpServerSchema(release: GatewayRelease) {
   return v.pipe(
     group("mcpServer", {
       /** Start kubernetes-mcp-server on the host (true) or only register one the user runs. */
@@ -194,16 +213,7 @@ function mcpServerSchema(release: GatewayRelease) {
       /** Host name under which the cluster reaches the host (ExternalName, listener, route). */
       host: v.optional(dnsName, "host.containers.internal"),
       toolsets: v.optional(names(KNOWN_TOOLSETS, "toolset names"), () => [...GUIDE_TOOLSETS]),
-      toolPrefix: v.optional(
-        v.pipe(
-          matching(/^[a-z0-9_]+$/, "lower-case letters, digits and '_'"),
-          v.check(
-            (prefix) => prefixPattern?.test(prefix) ?? true,
-            `a prefix matching ${prefixPattern?.source} (gateway.release ${release}'s MCPServerRegistration)`,
-          ),
-        ),
-        "kube_",
-      ),
+      toolPrefix: v.optional(toolPrefix(release), "kube_"),
       /** Tools that get a Keycloak role (OIDC). */
       tools: v.optional(names(KNOWN_TOOLS, "tool names"), () => [...GUIDE_TOOLS]),
       namespace: v.optional(dnsLabel, "mcp-test"),
@@ -295,7 +305,6 @@ const domainToolPrefix = (name: string) => `kube_${name.replace(/-/g, "_")}_`;
 
 /** Use case 3: one more cluster, in the OIDC domain of its own realm (on the gateway's Keycloak). */
 function domainSchema(release: GatewayRelease) {
-  const { prefixPattern } = RELEASE_FACTS[release];
   return v.pipe(
     group("domains[]", {
       /** Names its objects (`<routeName>-<name>`, `cluster-<name>`) and its default tool prefix. */
@@ -310,12 +319,7 @@ function domainSchema(release: GatewayRelease) {
       port: v.optional(port),
       /** Host name of its route and listener (the gateway's router tells servers apart by it). */
       host: v.optional(dnsName),
-      toolPrefix: v.optional(
-        v.pipe(
-          matching(/^[a-z0-9_]+$/, "lower-case letters, digits and '_'"),
-          v.check((prefix) => prefixPattern?.test(prefix) ?? true, `a prefix matching ${prefixPattern?.source}`),
-        ),
-      ),
+      toolPrefix: v.optional(toolPrefix(release)),
     }),
     required("name", "a DNS label naming this cluster, such as 'b'"),
     required("realm", "the Keycloak realm this cluster's API server trusts"),
@@ -349,12 +353,44 @@ function sharedByServers(c: {
   mcpServer: { port: number; host: string; toolPrefix: string };
   keycloak: { realm: string };
   domains: { name: string; realm: string; port: number; host: string; toolPrefix: string }[];
-}): { index: number; field: (typeof DOMAIN_UNIQUE)[number]; value: unknown }[] {
+}): { index: number; field: (typeof DOMAIN_UNIQUE)[number]; value: unknown; expected: string }[] {
   const gateway = { name: undefined, ...c.mcpServer, realm: c.keycloak.realm };
   return c.domains.flatMap((d, i) =>
     DOMAIN_UNIQUE.filter((field) => [gateway, ...c.domains.slice(0, i)].some((o) => o[field] === d[field])).map(
-      (field) => ({ index: i, field, value: d[field] }),
+      (field) => ({
+        index: i,
+        field,
+        value: d[field],
+        expected: `a ${field} of its own (mcpServer and keycloak.realm are the gateway cluster's, and no two clusters share one)`,
+      }),
     ),
+  );
+}
+
+/**
+ * Use case 3 names a further cluster's objects `<gateway cluster's name>-<name>` (stacks/crossDomain.ts):
+ * each part may fit its limit while the whole does not. Each such name, at the cluster's name.
+ */
+function overlongNames(c: {
+  mcpServer: { serviceName: string; routeName: string; serverName: string };
+  domains: { name: string }[];
+}): { index: number; field: "name"; value: string; expected: string }[] {
+  const m = c.mcpServer;
+  return c.domains.flatMap(({ name }, index) =>
+    (
+      [
+        ["its Service", "<mcpServer.serviceName>-<name>", `${m.serviceName}-${name}`, 63],
+        ["its AuthPolicy", "<mcpServer.routeName>-<name>-auth-policy", `${m.routeName}-${name}-auth-policy`, 253],
+        ["its MCPServer", "<mcpServer.serverName>-<name>", `${m.serverName}-${name}`, 253],
+      ] as const
+    )
+      .filter(([, , derived, max]) => derived.length > max)
+      .map(([what, pattern, derived, max]) => ({
+        index,
+        field: "name" as const,
+        value: name,
+        expected: `a name of at most ${max - (derived.length - name.length)} characters: ${what} is named '${pattern}' ('${derived}'), a ${max === 63 ? "DNS label of at most 63" : "DNS name of at most 253"}`,
+      })),
   );
 }
 
@@ -379,6 +415,19 @@ const unreadList = v.optional(
 function stackSchema(release: GatewayRelease) {
   const topLevel = <E extends v.ObjectEntries>(entries: E) =>
     v.objectWithRest(entries, v.never(`one of the keys ${Object.keys(entries).join(", ")}`));
+  // valibot would report a missing list as "Invalid key"; the rule says what to set.
+  const crossDomain = <E extends v.ObjectEntries & { domains: v.GenericSchema<unknown, unknown[] | undefined> }>(
+    entries: E,
+  ) =>
+    v.pipe(
+      topLevel(entries),
+      required(
+        "domains",
+        "a list of clusters besides the gateway's when useCase is 'cross-domain': pulumi config set --path 'domains[0].name' b (and realm, kubeconfig, port, host)",
+      ),
+      // Runs only without problems, so the list is there.
+      v.transform((c) => ({ ...c, domains: c.domains! })),
+    );
   const cluster = v.optional(clusterSchema(release), {});
   const mcpServer = v.optional(mcpServerSchema(release), {});
   const gateway = v.optional(Gateway, {});
@@ -405,16 +454,18 @@ function stackSchema(release: GatewayRelease) {
         oidc: v.optional(Oidc, {}),
         domains: unreadList,
       }),
-      topLevel({
+      crossDomain({
         useCase: v.literal("cross-domain"),
         cluster,
         mcpServer,
         gateway,
         keycloak: v.optional(keycloakSchema(release), {}),
         oidc: v.optional(Oidc, {}),
-        domains: v.pipe(
-          v.array(domainSchema(release), "a list of clusters (name, realm, kubeconfig, port, host)"),
-          v.minLength(1, "at least one cluster besides the gateway's when useCase is 'cross-domain'"),
+        domains: v.optional(
+          v.pipe(
+            v.array(domainSchema(release), "a list of clusters (name, realm, kubeconfig, port, host)"),
+            v.minLength(1, "at least one cluster besides the gateway's when useCase is 'cross-domain'"),
+          ),
         ),
       }),
     ],
@@ -425,13 +476,15 @@ function stackSchema(release: GatewayRelease) {
     v.rawCheck(({ dataset, addIssue }) => {
       if (!dataset.typed || dataset.value.useCase !== "cross-domain") return;
       const { domains } = dataset.value;
-      for (const { index, field, value } of sharedByServers(dataset.value)) {
+      for (const { index, field, value, expected } of [
+        ...sharedByServers(dataset.value),
+        ...overlongNames(dataset.value),
+      ]) {
         const path: v.IssuePathItem[] = [
           { type: "object", origin: "value", input: dataset.value, key: "domains", value: domains },
           { type: "array", origin: "value", input: domains, key: index, value: domains[index] },
           { type: "object", origin: "value", input: domains[index], key: field, value },
         ];
-        const expected = `a ${field} of its own (mcpServer and keycloak.realm are the gateway cluster's, and no two clusters share one)`;
         addIssue({ message: expected, input: value, path: path as [v.IssuePathItem] });
       }
     }),
@@ -484,16 +537,16 @@ function show(value: unknown): string {
 /**
  * Whether a problem may print its value: never a secret field's, nor any under a key the engine
  * marks secret, nor an unknown key's (a misspelt key may be a misspelt secret), nor a whole
- * group's (it may hold a secret). An unset value reveals nothing.
+ * group's (it may hold a secret). An unset value reveals nothing, so it is shown.
  */
 function mayShow(issue: v.BaseIssue<unknown>, path: string[], secretKeys: readonly string[]): boolean {
+  if (issue.input === undefined) return true;
   if (issue.type === "never") return false;
   if (path.length === 1 && path[0] !== "useCase") return false;
   // A domain as a whole holds its kubeconfig.
   if (path[0] === "domains" && path.length === 2) return false;
   const field = path.map((key) => (/^\d+$/.test(key) ? "*" : key)).join(".");
-  const secret = SECRET_FIELDS.includes(field) || secretKeys.includes(path[0]);
-  return !secret || issue.input === undefined;
+  return !SECRET_FIELDS.includes(field) && !secretKeys.includes(path[0]);
 }
 
 function problemOf(issue: v.BaseIssue<unknown>, secretKeys: readonly string[]): string {

@@ -46,12 +46,47 @@ describe("config validation", () => {
     [
       "a host that is not a DNS name",
       { mcpServer: { host: "Host_Containers!" } },
-      "mcp-gateway-stack:mcpServer.host = 'Host_Containers!': expected a DNS name (lower-case letters, digits, '-' and '.')",
+      "mcp-gateway-stack:mcpServer.host = 'Host_Containers!': expected a DNS name (lower-case letters, digits, '-' and '.';",
     ],
     [
       "a namespace that is not a DNS label",
       { mcpServer: { namespace: "mcp.test" } },
       "mcp-gateway-stack:mcpServer.namespace = 'mcp.test': expected a DNS label (lower-case letters, digits and '-', at most 63)",
+    ],
+    [
+      "a namespace over 63 characters",
+      { mcpServer: { namespace: "n".repeat(64) } },
+      `mcp-gateway-stack:mcpServer.namespace = '${"n".repeat(64)}': expected a DNS label (lower-case letters, digits and '-', at most 63)`,
+    ],
+    [
+      "a host with a part over 63 characters",
+      { mcpServer: { host: `${"h".repeat(64)}.example.test` } },
+      `mcp-gateway-stack:mcpServer.host = '${"h".repeat(64)}.example.test': expected a DNS name (lower-case letters, digits, '-' and '.'; at most 253, each part between dots at most 63)`,
+    ],
+    [
+      "a route name over 253 characters",
+      { mcpServer: { routeName: `${"r".repeat(60)}.`.repeat(4) + "r".repeat(10) } },
+      "mcp-gateway-stack:mcpServer.routeName = 'rrrr",
+    ],
+    [
+      "a further cluster whose Service name would pass 63 characters",
+      { ...crossDomain, domains: [{ ...DOMAIN_B, name: "b".repeat(40) }] },
+      `mcp-gateway-stack:domains[0].name = '${"b".repeat(40)}': expected a name of at most 39 characters: its Service is named '<mcpServer.serviceName>-<name>' ('kubernetes-mcp-external-${"b".repeat(40)}'), a DNS label of at most 63`,
+    ],
+    [
+      "a tool prefix without a trailing '_'",
+      { mcpServer: { toolPrefix: "kube" } },
+      "mcp-gateway-stack:mcpServer.toolPrefix = 'kube': expected lower-case letters, digits and '_', starting with a letter or digit and ending in '_' (such as 'kube_': tool names read kube_namespaces_list)",
+    ],
+    [
+      "a further cluster's tool prefix without a trailing '_'",
+      { ...crossDomain, domains: [{ ...DOMAIN_B, toolPrefix: "kube_b" }] },
+      "mcp-gateway-stack:domains[0].toolPrefix = 'kube_b': expected lower-case letters, digits and '_', starting with a letter or digit and ending in '_'",
+    ],
+    [
+      "cross-domain without any further cluster",
+      { useCase: "cross-domain", keycloak: { adminPassword: "pw" } },
+      "mcp-gateway-stack:domains = undefined: expected a list of clusters besides the gateway's when useCase is 'cross-domain': pulumi config set --path 'domains[0].name' b (and realm, kubeconfig, port, host)",
     ],
     [
       "an unknown tool name",
