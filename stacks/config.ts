@@ -51,11 +51,23 @@ const dnsLabel = matching(DNS_LABEL, "a DNS label (lower-case letters, digits an
 // Neither may start with '-': git would read it as an option.
 const gitRef = matching(/^[\w.][\w./-]*$/, "a git commit, tag or branch name");
 const gitUrl = matching(/^[^-]/, "a git repository URL or path (not starting with '-')");
-// The issuer is <url>/realms/<realm>: a path or a trailing slash would change it.
-const keycloakUrl = passing((s) => {
-  const url = URL.canParse(s) ? new URL(s) : undefined;
-  return (url?.protocol === "https:" || url?.protocol === "http:") && url.pathname === "/" && !s.endsWith("/");
-}, "an http(s) URL without a path or trailing slash");
+// The issuer is <url>/realms/<realm>, and it names the binding's user and the AuthPolicy's issuer:
+// anything after host and port (a path, '/', a query, a fragment) would change it, user info would put
+// a password in them, and http would send tokens and the admin password in clear.
+const KEYCLOAK_URL =
+  "an https URL of only a host and optional port, such as https://keycloak.example.com:8443 (no user info, path, query, fragment or trailing slash: the issuer is <url>/realms/<realm>)";
+const keycloakUrl = v.pipe(
+  v.string(KEYCLOAK_URL),
+  v.rawCheck<string>(({ dataset, addIssue }) => {
+    const url = dataset.typed ? dataset.value : "";
+    if (URL.canParse(url) && url.startsWith("https://") && !/[/\\?#@\s]/.test(url.slice("https://".length))) return;
+    addIssue({
+      message: KEYCLOAK_URL,
+      // The error shows the value with its user info (maybe a password) as ***.
+      input: url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, "$1***@"),
+    });
+  }),
+);
 const ipAddress = passing((s) => isIP(s) !== 0, "an IP address such as 127.0.0.1");
 const urlPath = matching(/^\/[A-Za-z0-9._~\-/]*$/, "an absolute URL path such as /mcp");
 const pemCertificate = matching(/-----BEGIN CERTIFICATE-----/, "a PEM certificate");

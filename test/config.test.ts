@@ -136,7 +136,7 @@ describe("config validation", () => {
     [
       "a Keycloak URL with a path",
       { ...oidc, keycloak: { adminPassword: "pw", url: "https://kc.example.com/auth/" } },
-      "mcp-gateway-stack:keycloak.url = 'https://kc.example.com/auth/': expected an http(s) URL without a path or trailing slash",
+      "mcp-gateway-stack:keycloak.url = 'https://kc.example.com/auth/': expected an https URL of only a host and optional port, such as https://keycloak.example.com:8443 (no user info, path, query, fragment or trailing slash: the issuer is <url>/realms/<realm>)",
     ],
     [
       "an unknown existing-objects mode",
@@ -212,6 +212,39 @@ describe("config validation", () => {
     const problems = problemsOf(values);
     expect(problems).toHaveLength(1);
     expect(problems[0].startsWith(message), `${problems[0]}\n  does not start with\n${message}`).toBe(true);
+  });
+
+  it.each([
+    "http://kc.example.com",
+    "https://kc.example.com/",
+    "https://kc.example.com?tenant=a",
+    "https://kc.example.com#x",
+    "https://kc.example.com?",
+    "https://admin@kc.example.com",
+    "https://admin:pw@kc.example.com:8443",
+  ])("refuses the Keycloak URL %s: the issuer, the binding and the AuthPolicy are built from it", (url) => {
+    const problems = problemsOf({ ...oidc, keycloak: { adminPassword: "pw", url } });
+    expect(problems).toEqual([
+      expect.stringMatching(/^mcp-gateway-stack:keycloak\.url = .*: expected an https URL of only a host/),
+    ]);
+  });
+
+  it("takes a Keycloak URL of a host and port", () => {
+    const cfg = parseStackConfig({
+      values: { ...oidc, keycloak: { adminPassword: "pw", url: "https://kc.example.com:8443" } },
+    });
+    expect(cfg.keycloak?.url).toBe("https://kc.example.com:8443");
+  });
+
+  it("shows a Keycloak URL's user info as *** in the error, never its password", () => {
+    const problems = problemsOf({
+      ...oidc,
+      keycloak: { adminPassword: "pw", url: "http://admin:pw-in-clear@kc.example.com/x" },
+    });
+    expect(problems.join("\n")).not.toContain("pw-in-clear");
+    expect(problems).toContainEqual(
+      expect.stringContaining("keycloak.url = 'http://***@kc.example.com/x': expected an https URL"),
+    );
   });
 
   it("reads a further cluster with its defaults, and its kubeconfig as a secret", async () => {
@@ -411,7 +444,7 @@ describe("config sources", () => {
       message = (err as Error).message;
     }
     expect(message).not.toMatch(/in-clear|In_Clear/i);
-    expect(message).toContain("mcp-gateway-stack:keycloak.url = (value not shown): expected an http(s) URL");
+    expect(message).toContain("mcp-gateway-stack:keycloak.url = (value not shown): expected an https URL");
     expect(message).toContain("mcp-gateway-stack:mcpServer.host = (value not shown): expected a DNS name");
     // Its values would become resource inputs and outputs in clear text.
     expect(message).toContain("mcp-gateway-stack:mcpServer = (value not shown): expected no secret here");

@@ -63,7 +63,7 @@ describe("bad config through the real CLI", () => {
       (e: Error) => e,
     );
     expect(error.message).not.toMatch(/in-clear|In_Clear/i);
-    expect(error.message).toContain("mcp-gateway-stack:keycloak.url = (value not shown): expected an http(s) URL");
+    expect(error.message).toContain("mcp-gateway-stack:keycloak.url = (value not shown): expected an https URL");
     expect(error.message).toContain("mcp-gateway-stack:mcpServer.host = (value not shown): expected a DNS name");
     expect(error.message).toContain("mcp-gateway-stack:mcpServer = (value not shown): expected no secret here");
   });
