@@ -525,8 +525,49 @@ export function issuerUrl(kc: Pick<KeycloakConfig, "url" | "realm">): string {
 /** Raw config as the engine hands it over: this project's values by key (objects parsed). */
 export interface RawConfig {
   values: Partial<Record<string, unknown>>;
-  /** Keys the engine marks secret: their values are never shown, and must be keys that hold a secret field. */
+  /**
+   * Keys the engine marks secret (the whole top-level key, when any field under it was set with
+   * --secret): their values are never shown, and a secret field must be under one of them. None
+   * when not given.
+   */
   secretKeys?: readonly string[];
+}
+
+/**
+ * Whether a kubeconfig value is a path (one line, not JSON) rather than contents. A path is not
+ * sensitive and may stay in clear; contents hold credentials.
+ */
+export const isKubeconfigPath = (value: string) => !value.includes("\n") && !value.trimStart().startsWith("{");
+
+/** A field of a group as given, whatever its shape. */
+const fieldOf = (group: unknown, key: string): unknown =>
+  typeof group === "object" && group !== null ? (group as Record<string, unknown>)[key] : undefined;
+
+/**
+ * Secret fields set without --secret: their values sit in clear in Pulumi.<stack>.yaml. Each with
+ * the command that sets it secret.
+ */
+function secretsInClear(values: RawConfig["values"], secretKeys: readonly string[]): string[] {
+  const clear = (key: string) => !secretKeys.includes(key);
+  const contents = (k: unknown) => typeof k === "string" && !isKubeconfigPath(k);
+  const kubeconfig = (key: string, file: string) =>
+    `${PROJECT}:${key} = ${HIDDEN}: expected kubeconfig contents set as a secret, not in clear in Pulumi.<stack>.yaml (a path may stay in clear): pulumi config set --secret --path ${key.includes("[") ? `'${key}'` : key} "$(cat ${file})"`;
+  const domains = Array.isArray(values.domains) ? values.domains : [];
+  return [
+    ...(clear("keycloak") && fieldOf(values.keycloak, "adminPassword") !== undefined
+      ? [
+          `${PROJECT}:keycloak.adminPassword = ${HIDDEN}: expected a secret, not a value in clear in Pulumi.<stack>.yaml: pulumi config set --secret --path keycloak.adminPassword <password>`,
+        ]
+      : []),
+    ...(clear("cluster") && contents(fieldOf(values.cluster, "kubeconfig"))
+      ? [kubeconfig("cluster.kubeconfig", "~/.kube/config")]
+      : []),
+    ...(clear("domains")
+      ? domains.flatMap((d, i) =>
+          contents(fieldOf(d, "kubeconfig")) ? [kubeconfig(`domains[${i}].kubeconfig`, "b.kubeconfig")] : [],
+        )
+      : []),
+  ];
 }
 
 /** "<title> (N problems):" and one indented line per problem: the config's and the preflight's errors. */
@@ -588,6 +629,7 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
       (key) =>
         `${PROJECT}:${key} = ${HIDDEN}: expected no secret here: the stack keeps only ${SECRET_FIELDS.join(" and ")} secret; set ${key} without --secret`,
     ),
+    ...secretsInClear(raw.values, secretKeys),
     ...(result.issues ?? []).map((issue) => problemOf(issue, secretKeys)),
   ];
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);

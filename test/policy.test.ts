@@ -116,12 +116,14 @@ describe("the policy config of the dev stack", () => {
     const { parseStackConfig } = await import("../stacks/config");
     const dev = parse(fs.readFileSync("Pulumi.dev.yaml", "utf8")).config as Record<string, unknown>;
     const values = Object.fromEntries(Object.entries(dev).map(([k, v]) => [k.split(":")[1], v]));
-    const cfg = parseStackConfig({ values: { ...values, keycloak: { adminPassword: "x" } } });
+    const cfg = parseStackConfig({ values: { ...values, keycloak: { adminPassword: "x" } }, secretKeys: ["keycloak"] });
     const policyConfig = JSON.parse(fs.readFileSync("policy/config.dev.json", "utf8"));
     expect(policyConfig["auth-policy-matches-use-case"].useCase).toBe(cfg.useCase);
     expect(policyConfig["cluster-admin-only-when-allowed"].allowClusterAdmin).toBe(
-      parseStackConfig({ values: { ...values, useCase: "oidc", keycloak: { adminPassword: "x" } } }).oidc!
-        .allowClusterAdmin,
+      parseStackConfig({
+        values: { ...values, useCase: "oidc", keycloak: { adminPassword: "x" } },
+        secretKeys: ["keycloak"],
+      }).oidc!.allowClusterAdmin,
     );
   });
 });

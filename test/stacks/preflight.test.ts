@@ -25,7 +25,11 @@ const probes = (over: Partial<Probes> = {}): Probes => ({
   ...over,
 });
 const existing = (extra: Record<string, unknown> = {}) =>
-  parseStackConfig({ values: { cluster: { mode: "existing", kubeconfig: KUBECONFIG }, ...extra } });
+  parseStackConfig({
+    values: { cluster: { mode: "existing", kubeconfig: KUBECONFIG }, ...extra },
+    // As the engine marks them when the secrets are set with --secret.
+    secretKeys: ["cluster", "keycloak", "domains"],
+  });
 
 describe("preflight before up", () => {
   it("finds the API server of the current or the chosen context", () => {
