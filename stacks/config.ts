@@ -539,6 +539,12 @@ export interface RawConfig {
  */
 export const isKubeconfigPath = (value: string) => !value.includes("\n") && !value.trimStart().startsWith("{");
 
+/** The command that sets a kubeconfig field (`cluster.kubeconfig`, `domains[0].kubeconfig`) to its contents, secret. */
+export function setKubeconfigCommand(field: string): string {
+  const [key, file] = field.startsWith("domains") ? [`'${field}'`, "b.kubeconfig"] : [field, "~/.kube/config"];
+  return `pulumi config set --secret --path ${key} "$(cat ${file})"`;
+}
+
 /** A field of a group as given, whatever its shape. */
 const fieldOf = (group: unknown, key: string): unknown =>
   typeof group === "object" && group !== null ? (group as Record<string, unknown>)[key] : undefined;
@@ -550,8 +556,8 @@ const fieldOf = (group: unknown, key: string): unknown =>
 function secretsInClear(values: RawConfig["values"], secretKeys: readonly string[]): string[] {
   const clear = (key: string) => !secretKeys.includes(key);
   const contents = (k: unknown) => typeof k === "string" && !isKubeconfigPath(k);
-  const kubeconfig = (key: string, file: string) =>
-    `${PROJECT}:${key} = ${HIDDEN}: expected kubeconfig contents set as a secret, not in clear in Pulumi.<stack>.yaml (a path may stay in clear): pulumi config set --secret --path ${key.includes("[") ? `'${key}'` : key} "$(cat ${file})"`;
+  const kubeconfig = (key: string) =>
+    `${PROJECT}:${key} = ${HIDDEN}: expected kubeconfig contents set as a secret, not in clear in Pulumi.<stack>.yaml (a path may stay in clear): ${setKubeconfigCommand(key)}`;
   const domains = Array.isArray(values.domains) ? values.domains : [];
   return [
     ...(clear("keycloak") && fieldOf(values.keycloak, "adminPassword") !== undefined
@@ -559,13 +565,9 @@ function secretsInClear(values: RawConfig["values"], secretKeys: readonly string
           `${PROJECT}:keycloak.adminPassword = ${HIDDEN}: expected a secret, not a value in clear in Pulumi.<stack>.yaml: pulumi config set --secret --path keycloak.adminPassword <password>`,
         ]
       : []),
-    ...(clear("cluster") && contents(fieldOf(values.cluster, "kubeconfig"))
-      ? [kubeconfig("cluster.kubeconfig", "~/.kube/config")]
-      : []),
+    ...(clear("cluster") && contents(fieldOf(values.cluster, "kubeconfig")) ? [kubeconfig("cluster.kubeconfig")] : []),
     ...(clear("domains")
-      ? domains.flatMap((d, i) =>
-          contents(fieldOf(d, "kubeconfig")) ? [kubeconfig(`domains[${i}].kubeconfig`, "b.kubeconfig")] : [],
-        )
+      ? domains.flatMap((d, i) => (contents(fieldOf(d, "kubeconfig")) ? [kubeconfig(`domains[${i}].kubeconfig`)] : []))
       : []),
   ];
 }
