@@ -39,18 +39,35 @@ const text = v.pipe(v.string("a non-empty string"), v.nonEmpty("a non-empty stri
 const matching = (pattern: RegExp, expected: string) => v.pipe(v.string(expected), v.regex(pattern, expected));
 const passing = (test: (s: string) => boolean, expected: string) => v.pipe(v.string(expected), v.check(test, expected));
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const dnsName = matching(DNS_SUBDOMAIN, "a DNS name (lower-case letters, digits, '-' and '.')");
+// The lookaheads hold the lengths the messages promise: 63 a label (and each part of a name), 253 a name.
+const LABEL = "(?=[^.]{1,63}(\\.|$))[a-z0-9]([-a-z0-9]*[a-z0-9])?";
+const DNS_LABEL = new RegExp(`^${LABEL}$`);
+const DNS_SUBDOMAIN = new RegExp(`^(?=.{1,253}$)${LABEL}(\\.${LABEL})*$`);
+const dnsName = matching(
+  DNS_SUBDOMAIN,
+  "a DNS name (lower-case letters, digits, '-' and '.'; at most 253, each part between dots at most 63)",
+);
 const dnsLabel = matching(DNS_LABEL, "a DNS label (lower-case letters, digits and '-', at most 63)");
 // Neither may start with '-': git would read it as an option.
 const gitRef = matching(/^[\w.][\w./-]*$/, "a git commit, tag or branch name");
 const gitUrl = matching(/^[^-]/, "a git repository URL or path (not starting with '-')");
-// The issuer is <url>/realms/<realm>: a path or a trailing slash would change it.
-const keycloakUrl = passing((s) => {
-  const url = URL.canParse(s) ? new URL(s) : undefined;
-  return (url?.protocol === "https:" || url?.protocol === "http:") && url.pathname === "/" && !s.endsWith("/");
-}, "an http(s) URL without a path or trailing slash");
+// The issuer is <url>/realms/<realm>, and it names the binding's user and the AuthPolicy's issuer:
+// anything after host and port (a path, '/', a query, a fragment) would change it, user info would put
+// a password in them, and http would send tokens and the admin password in clear.
+const KEYCLOAK_URL =
+  "an https URL of only a host and optional port, such as https://keycloak.example.com:8443 (no user info, path, query, fragment or trailing slash: the issuer is <url>/realms/<realm>)";
+const keycloakUrl = v.pipe(
+  v.string(KEYCLOAK_URL),
+  v.rawCheck<string>(({ dataset, addIssue }) => {
+    const url = dataset.typed ? dataset.value : "";
+    if (URL.canParse(url) && url.startsWith("https://") && !/[/\\?#@\s]/.test(url.slice("https://".length))) return;
+    addIssue({
+      message: KEYCLOAK_URL,
+      // The error shows the value with its user info (maybe a password) as ***.
+      input: url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, "$1***@"),
+    });
+  }),
+);
 /** The MCP server's bind address meaning "the host's address on the Kind network", found when it starts. */
 export const KIND_NETWORK = "kind-network";
 const bindAddress = passing(
@@ -188,8 +205,22 @@ function clusterSchema(release: GatewayRelease) {
   );
 }
 
-function mcpServerSchema(release: GatewayRelease) {
+/** The gateway puts it before each tool's name: without a trailing '_' the two run together. */
+function toolPrefix(release: GatewayRelease) {
   const { prefixPattern } = RELEASE_FACTS[release];
+  return v.pipe(
+    matching(
+      /^[a-z0-9][a-z0-9_]*_$/,
+      "lower-case letters, digits and '_', starting with a letter or digit and ending in '_' (such as 'kube_': tool names read kube_namespaces_list)",
+    ),
+    v.check(
+      (prefix) => prefixPattern?.test(prefix) ?? true,
+      `a prefix matching ${prefixPattern?.source} (gateway.release ${release}'s MCPServerRegistration)`,
+    ),
+  );
+}
+
+function mcpServerSchema(release: GatewayRelease) {
   return v.pipe(
     group("mcpServer", {
       /** Start kubernetes-mcp-server on the host (true) or only register one the user runs. */
@@ -203,16 +234,7 @@ function mcpServerSchema(release: GatewayRelease) {
       /** Host name under which the cluster reaches the host (ExternalName, listener, route). */
       host: v.optional(dnsName, "host.containers.internal"),
       toolsets: v.optional(names(KNOWN_TOOLSETS, "toolset names"), () => [...GUIDE_TOOLSETS]),
-      toolPrefix: v.optional(
-        v.pipe(
-          matching(/^[a-z0-9_]+$/, "lower-case letters, digits and '_'"),
-          v.check(
-            (prefix) => prefixPattern?.test(prefix) ?? true,
-            `a prefix matching ${prefixPattern?.source} (gateway.release ${release}'s MCPServerRegistration)`,
-          ),
-        ),
-        "kube_",
-      ),
+      toolPrefix: v.optional(toolPrefix(release), "kube_"),
       /** Tools that get a Keycloak role (OIDC). */
       tools: v.optional(names(KNOWN_TOOLS, "tool names"), () => [...GUIDE_TOOLS]),
       namespace: v.optional(dnsLabel, "mcp-test"),
@@ -304,7 +326,6 @@ const domainToolPrefix = (name: string) => `kube_${name.replace(/-/g, "_")}_`;
 
 /** Use case 3: one more cluster, in the OIDC domain of its own realm (on the gateway's Keycloak). */
 function domainSchema(release: GatewayRelease) {
-  const { prefixPattern } = RELEASE_FACTS[release];
   return v.pipe(
     group("domains[]", {
       /** Names its objects (`<routeName>-<name>`, `cluster-<name>`) and its default tool prefix. */
@@ -319,12 +340,7 @@ function domainSchema(release: GatewayRelease) {
       port: v.optional(port),
       /** Host name of its route and listener (the gateway's router tells servers apart by it). */
       host: v.optional(dnsName),
-      toolPrefix: v.optional(
-        v.pipe(
-          matching(/^[a-z0-9_]+$/, "lower-case letters, digits and '_'"),
-          v.check((prefix) => prefixPattern?.test(prefix) ?? true, `a prefix matching ${prefixPattern?.source}`),
-        ),
-      ),
+      toolPrefix: v.optional(toolPrefix(release)),
     }),
     required("name", "a DNS label naming this cluster, such as 'b'"),
     required("realm", "the Keycloak realm this cluster's API server trusts"),
@@ -358,12 +374,44 @@ function sharedByServers(c: {
   mcpServer: { port: number; host: string; toolPrefix: string };
   keycloak: { realm: string };
   domains: { name: string; realm: string; port: number; host: string; toolPrefix: string }[];
-}): { index: number; field: (typeof DOMAIN_UNIQUE)[number]; value: unknown }[] {
+}): { index: number; field: (typeof DOMAIN_UNIQUE)[number]; value: unknown; expected: string }[] {
   const gateway = { name: undefined, ...c.mcpServer, realm: c.keycloak.realm };
   return c.domains.flatMap((d, i) =>
     DOMAIN_UNIQUE.filter((field) => [gateway, ...c.domains.slice(0, i)].some((o) => o[field] === d[field])).map(
-      (field) => ({ index: i, field, value: d[field] }),
+      (field) => ({
+        index: i,
+        field,
+        value: d[field],
+        expected: `a ${field} of its own (mcpServer and keycloak.realm are the gateway cluster's, and no two clusters share one)`,
+      }),
     ),
+  );
+}
+
+/**
+ * Use case 3 names a further cluster's objects `<gateway cluster's name>-<name>` (stacks/crossDomain.ts):
+ * each part may fit its limit while the whole does not. Each such name, at the cluster's name.
+ */
+function overlongNames(c: {
+  mcpServer: { serviceName: string; routeName: string; serverName: string };
+  domains: { name: string }[];
+}): { index: number; field: "name"; value: string; expected: string }[] {
+  const m = c.mcpServer;
+  return c.domains.flatMap(({ name }, index) =>
+    (
+      [
+        ["its Service", "<mcpServer.serviceName>-<name>", `${m.serviceName}-${name}`, 63],
+        ["its AuthPolicy", "<mcpServer.routeName>-<name>-auth-policy", `${m.routeName}-${name}-auth-policy`, 253],
+        ["its MCPServer", "<mcpServer.serverName>-<name>", `${m.serverName}-${name}`, 253],
+      ] as const
+    )
+      .filter(([, , derived, max]) => derived.length > max)
+      .map(([what, pattern, derived, max]) => ({
+        index,
+        field: "name" as const,
+        value: name,
+        expected: `a name of at most ${max - (derived.length - name.length)} characters: ${what} is named '${pattern}' ('${derived}'), a ${max === 63 ? "DNS label of at most 63" : "DNS name of at most 253"}`,
+      })),
   );
 }
 
@@ -388,6 +436,19 @@ const unreadList = v.optional(
 function stackSchema(release: GatewayRelease) {
   const topLevel = <E extends v.ObjectEntries>(entries: E) =>
     v.objectWithRest(entries, v.never(`one of the keys ${Object.keys(entries).join(", ")}`));
+  // valibot would report a missing list as "Invalid key"; the rule says what to set.
+  const crossDomain = <E extends v.ObjectEntries & { domains: v.GenericSchema<unknown, unknown[] | undefined> }>(
+    entries: E,
+  ) =>
+    v.pipe(
+      topLevel(entries),
+      required(
+        "domains",
+        "a list of clusters besides the gateway's when useCase is 'cross-domain': pulumi config set --path 'domains[0].name' b (and realm, kubeconfig, port, host)",
+      ),
+      // Runs only without problems, so the list is there.
+      v.transform((c) => ({ ...c, domains: c.domains! })),
+    );
   const cluster = v.optional(clusterSchema(release), {});
   const mcpServer = v.optional(mcpServerSchema(release), {});
   const gateway = v.optional(Gateway, {});
@@ -414,16 +475,18 @@ function stackSchema(release: GatewayRelease) {
         oidc: v.optional(Oidc, {}),
         domains: unreadList,
       }),
-      topLevel({
+      crossDomain({
         useCase: v.literal("cross-domain"),
         cluster,
         mcpServer,
         gateway,
         keycloak: v.optional(keycloakSchema(release), {}),
         oidc: v.optional(Oidc, {}),
-        domains: v.pipe(
-          v.array(domainSchema(release), "a list of clusters (name, realm, kubeconfig, port, host)"),
-          v.minLength(1, "at least one cluster besides the gateway's when useCase is 'cross-domain'"),
+        domains: v.optional(
+          v.pipe(
+            v.array(domainSchema(release), "a list of clusters (name, realm, kubeconfig, port, host)"),
+            v.minLength(1, "at least one cluster besides the gateway's when useCase is 'cross-domain'"),
+          ),
         ),
       }),
     ],
@@ -442,13 +505,15 @@ function stackSchema(release: GatewayRelease) {
     v.rawCheck(({ dataset, addIssue }) => {
       if (!dataset.typed || dataset.value.useCase !== "cross-domain") return;
       const { domains } = dataset.value;
-      for (const { index, field, value } of sharedByServers(dataset.value)) {
+      for (const { index, field, value, expected } of [
+        ...sharedByServers(dataset.value),
+        ...overlongNames(dataset.value),
+      ]) {
         const path: v.IssuePathItem[] = [
           { type: "object", origin: "value", input: dataset.value, key: "domains", value: domains },
           { type: "array", origin: "value", input: domains, key: index, value: domains[index] },
           { type: "object", origin: "value", input: domains[index], key: field, value },
         ];
-        const expected = `a ${field} of its own (mcpServer and keycloak.realm are the gateway cluster's, and no two clusters share one)`;
         addIssue({ message: expected, input: value, path: path as [v.IssuePathItem] });
       }
     }),
@@ -477,8 +542,51 @@ export function issuerUrl(kc: Pick<KeycloakConfig, "url" | "realm">): string {
 /** Raw config as the engine hands it over: this project's values by key (objects parsed). */
 export interface RawConfig {
   values: Partial<Record<string, unknown>>;
-  /** Keys the engine marks secret: their values are never shown, and must be keys that hold a secret field. */
+  /**
+   * Keys the engine marks secret (the whole top-level key, when any field under it was set with
+   * --secret): their values are never shown, and a secret field must be under one of them. None
+   * when not given.
+   */
   secretKeys?: readonly string[];
+}
+
+/**
+ * Whether a kubeconfig value is a path (one line, not JSON) rather than contents. A path is not
+ * sensitive and may stay in clear; contents hold credentials.
+ */
+export const isKubeconfigPath = (value: string) => !value.includes("\n") && !value.trimStart().startsWith("{");
+
+/** The command that sets a kubeconfig field (`cluster.kubeconfig`, `domains[0].kubeconfig`) to its contents, secret. */
+export function setKubeconfigCommand(field: string): string {
+  const [key, file] = field.startsWith("domains") ? [`'${field}'`, "b.kubeconfig"] : [field, "~/.kube/config"];
+  return `pulumi config set --secret --path ${key} "$(cat ${file})"`;
+}
+
+/** A field of a group as given, whatever its shape. */
+const fieldOf = (group: unknown, key: string): unknown =>
+  typeof group === "object" && group !== null ? (group as Record<string, unknown>)[key] : undefined;
+
+/**
+ * Secret fields set without --secret: their values sit in clear in Pulumi.<stack>.yaml. Each with
+ * the command that sets it secret.
+ */
+function secretsInClear(values: RawConfig["values"], secretKeys: readonly string[]): string[] {
+  const clear = (key: string) => !secretKeys.includes(key);
+  const contents = (k: unknown) => typeof k === "string" && !isKubeconfigPath(k);
+  const kubeconfig = (key: string) =>
+    `${PROJECT}:${key} = ${HIDDEN}: expected kubeconfig contents set as a secret, not in clear in Pulumi.<stack>.yaml (a path may stay in clear): ${setKubeconfigCommand(key)}`;
+  const domains = Array.isArray(values.domains) ? values.domains : [];
+  return [
+    ...(clear("keycloak") && fieldOf(values.keycloak, "adminPassword") !== undefined
+      ? [
+          `${PROJECT}:keycloak.adminPassword = ${HIDDEN}: expected a secret, not a value in clear in Pulumi.<stack>.yaml: pulumi config set --secret --path keycloak.adminPassword <password>`,
+        ]
+      : []),
+    ...(clear("cluster") && contents(fieldOf(values.cluster, "kubeconfig")) ? [kubeconfig("cluster.kubeconfig")] : []),
+    ...(clear("domains")
+      ? domains.flatMap((d, i) => (contents(fieldOf(d, "kubeconfig")) ? [kubeconfig(`domains[${i}].kubeconfig`)] : []))
+      : []),
+  ];
 }
 
 /** "<title> (N problems):" and one indented line per problem: the config's and the preflight's errors. */
@@ -501,16 +609,16 @@ function show(value: unknown): string {
 /**
  * Whether a problem may print its value: never a secret field's, nor any under a key the engine
  * marks secret, nor an unknown key's (a misspelt key may be a misspelt secret), nor a whole
- * group's (it may hold a secret). An unset value reveals nothing.
+ * group's (it may hold a secret). An unset value reveals nothing, so it is shown.
  */
 function mayShow(issue: v.BaseIssue<unknown>, path: string[], secretKeys: readonly string[]): boolean {
+  if (issue.input === undefined) return true;
   if (issue.type === "never") return false;
   if (path.length === 1 && path[0] !== "useCase") return false;
   // A domain as a whole holds its kubeconfig.
   if (path[0] === "domains" && path.length === 2) return false;
   const field = path.map((key) => (/^\d+$/.test(key) ? "*" : key)).join(".");
-  const secret = SECRET_FIELDS.includes(field) || secretKeys.includes(path[0]);
-  return !secret || issue.input === undefined;
+  return !SECRET_FIELDS.includes(field) && !secretKeys.includes(path[0]);
 }
 
 function problemOf(issue: v.BaseIssue<unknown>, secretKeys: readonly string[]): string {
@@ -540,6 +648,7 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
       (key) =>
         `${PROJECT}:${key} = ${HIDDEN}: expected no secret here: the stack keeps only ${SECRET_FIELDS.join(" and ")} secret; set ${key} without --secret`,
     ),
+    ...secretsInClear(raw.values, secretKeys),
     ...(result.issues ?? []).map((issue) => problemOf(issue, secretKeys)),
   ];
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);

@@ -6,13 +6,23 @@
 import * as fs from "node:fs";
 import * as https from "node:https";
 import * as net from "node:net";
+import * as path from "node:path";
 import { execFileSync } from "node:child_process";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { RELEASE_FACTS, serverIdOf } from "../components/gatewayRelease";
 import { kubeconfigContents } from "../components/gatewayCluster";
 import { ownerMark } from "../components/keycloakToolAccess";
-import { PROJECT, issuerUrl, problemList, type DomainConfig, type KeycloakConfig, type StackConfig } from "./config";
+import {
+  PROJECT,
+  isKubeconfigPath,
+  issuerUrl,
+  problemList,
+  setKubeconfigCommand,
+  type DomainConfig,
+  type KeycloakConfig,
+  type StackConfig,
+} from "./config";
 
 /** What the preflight needs to ask Keycloak's admin API (the password already unwrapped). */
 export interface KeycloakAdminLogin {
@@ -217,6 +227,13 @@ async function apiServerProblems(
   probes: Probes,
 ): Promise<string[]> {
   const key = `${PROJECT}:${field}`;
+  // A path is not sensitive: the message shows it (and where a relative one was looked for).
+  if (kubeconfig !== undefined && isKubeconfigPath(kubeconfig) && probes.readFile(kubeconfig) === undefined) {
+    const where = path.isAbsolute(kubeconfig) ? "" : ` (relative to ${process.cwd()})`;
+    return [
+      `${key} = '${kubeconfig}': expected a kubeconfig file, but the file does not exist${where}; fix the path, or set the kubeconfig's contents: ${setKubeconfigCommand(field)}`,
+    ];
+  }
   const server =
     kubeconfig === undefined ? undefined : apiServerOf(kubeconfigContents(kubeconfig, probes.readFile), context);
   if (!server) {

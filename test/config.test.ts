@@ -7,9 +7,13 @@ import { CONFIG_KEYS, ConfigError, loadStackConfig, parseStackConfig, PROJECT } 
 import { guideKeycloak } from "./support/guide";
 import { REPO_ROOT } from "./support/pulumiHarness";
 
-const problemsOf = (values: Record<string, unknown>): string[] => {
+/** The engine marks keycloak secret when its password is set, as it must be, with --secret. */
+const secretKeysOf = (values: Record<string, any>) =>
+  values.keycloak?.adminPassword === undefined ? [] : ["keycloak"];
+
+const problemsOf = (values: Record<string, unknown>, secretKeys = secretKeysOf(values)): string[] => {
   try {
-    parseStackConfig({ values });
+    parseStackConfig({ values, secretKeys });
   } catch (err) {
     if (err instanceof ConfigError) return err.problems;
     throw err;
@@ -46,12 +50,47 @@ describe("config validation", () => {
     [
       "a host that is not a DNS name",
       { mcpServer: { host: "Host_Containers!" } },
-      "mcp-gateway-stack:mcpServer.host = 'Host_Containers!': expected a DNS name (lower-case letters, digits, '-' and '.')",
+      "mcp-gateway-stack:mcpServer.host = 'Host_Containers!': expected a DNS name (lower-case letters, digits, '-' and '.';",
     ],
     [
       "a namespace that is not a DNS label",
       { mcpServer: { namespace: "mcp.test" } },
       "mcp-gateway-stack:mcpServer.namespace = 'mcp.test': expected a DNS label (lower-case letters, digits and '-', at most 63)",
+    ],
+    [
+      "a namespace over 63 characters",
+      { mcpServer: { namespace: "n".repeat(64) } },
+      `mcp-gateway-stack:mcpServer.namespace = '${"n".repeat(64)}': expected a DNS label (lower-case letters, digits and '-', at most 63)`,
+    ],
+    [
+      "a host with a part over 63 characters",
+      { mcpServer: { host: `${"h".repeat(64)}.example.test` } },
+      `mcp-gateway-stack:mcpServer.host = '${"h".repeat(64)}.example.test': expected a DNS name (lower-case letters, digits, '-' and '.'; at most 253, each part between dots at most 63)`,
+    ],
+    [
+      "a route name over 253 characters",
+      { mcpServer: { routeName: `${"r".repeat(60)}.`.repeat(4) + "r".repeat(10) } },
+      "mcp-gateway-stack:mcpServer.routeName = 'rrrr",
+    ],
+    [
+      "a further cluster whose Service name would pass 63 characters",
+      { ...crossDomain, domains: [{ ...DOMAIN_B, name: "b".repeat(40) }] },
+      `mcp-gateway-stack:domains[0].name = '${"b".repeat(40)}': expected a name of at most 39 characters: its Service is named '<mcpServer.serviceName>-<name>' ('kubernetes-mcp-external-${"b".repeat(40)}'), a DNS label of at most 63`,
+    ],
+    [
+      "a tool prefix without a trailing '_'",
+      { mcpServer: { toolPrefix: "kube" } },
+      "mcp-gateway-stack:mcpServer.toolPrefix = 'kube': expected lower-case letters, digits and '_', starting with a letter or digit and ending in '_' (such as 'kube_': tool names read kube_namespaces_list)",
+    ],
+    [
+      "a further cluster's tool prefix without a trailing '_'",
+      { ...crossDomain, domains: [{ ...DOMAIN_B, toolPrefix: "kube_b" }] },
+      "mcp-gateway-stack:domains[0].toolPrefix = 'kube_b': expected lower-case letters, digits and '_', starting with a letter or digit and ending in '_'",
+    ],
+    [
+      "cross-domain without any further cluster",
+      { useCase: "cross-domain", keycloak: { adminPassword: "pw" } },
+      "mcp-gateway-stack:domains = undefined: expected a list of clusters besides the gateway's when useCase is 'cross-domain': pulumi config set --path 'domains[0].name' b (and realm, kubeconfig, port, host)",
     ],
     [
       "an unknown tool name",
@@ -101,17 +140,17 @@ describe("config validation", () => {
     [
       "a Keycloak URL with a path",
       { ...oidc, keycloak: { adminPassword: "pw", url: "https://kc.example.com/auth/" } },
-      "mcp-gateway-stack:keycloak.url = 'https://kc.example.com/auth/': expected an http(s) URL without a path or trailing slash",
+      "mcp-gateway-stack:keycloak.url = (value not shown): expected an https URL of only a host and optional port, such as https://keycloak.example.com:8443 (no user info, path, query, fragment or trailing slash: the issuer is <url>/realms/<realm>)",
     ],
     [
       "an unknown existing-objects mode",
       { ...oidc, keycloak: { adminPassword: "pw", existingObjects: "adopt-all" } },
-      "mcp-gateway-stack:keycloak.existingObjects = 'adopt-all': expected one of create, reference",
+      "mcp-gateway-stack:keycloak.existingObjects = (value not shown): expected one of create, reference",
     ],
     [
       "a CA that is not PEM",
       { ...oidc, keycloak: { adminPassword: "pw", rootCaCertificate: "abc" } },
-      "mcp-gateway-stack:keycloak.rootCaCertificate = 'abc': expected a PEM certificate",
+      "mcp-gateway-stack:keycloak.rootCaCertificate = (value not shown): expected a PEM certificate",
     ],
     [
       "skipping TLS while giving a CA",
@@ -123,7 +162,7 @@ describe("config validation", () => {
           rootCaCertificate: "-----BEGIN CERTIFICATE-----",
         },
       },
-      "mcp-gateway-stack:keycloak.tlsInsecureSkipVerify = true: expected false when keycloak.rootCaCertificate is set",
+      "mcp-gateway-stack:keycloak.tlsInsecureSkipVerify = (value not shown): expected false when keycloak.rootCaCertificate is set",
     ],
     [
       "cluster-admin while it is not allowed",
@@ -179,8 +218,73 @@ describe("config validation", () => {
     expect(problems[0].startsWith(message), `${problems[0]}\n  does not start with\n${message}`).toBe(true);
   });
 
+  it.each([
+    "http://kc.example.com",
+    "https://kc.example.com/",
+    "https://kc.example.com?tenant=a",
+    "https://kc.example.com#x",
+    "https://kc.example.com?",
+    "https://admin@kc.example.com",
+    "https://admin:pw@kc.example.com:8443",
+  ])("refuses the Keycloak URL %s: the issuer, the binding and the AuthPolicy are built from it", (url) => {
+    const problems = problemsOf({ ...oidc, keycloak: { adminPassword: "pw", url } });
+    expect(problems).toEqual([
+      expect.stringMatching(/^mcp-gateway-stack:keycloak\.url = .*: expected an https URL of only a host/),
+    ]);
+  });
+
+  it("takes a Keycloak URL of a host and port", () => {
+    const cfg = parseStackConfig({
+      values: { ...oidc, keycloak: { adminPassword: "pw", url: "https://kc.example.com:8443" } },
+      secretKeys: ["keycloak"],
+    });
+    expect(cfg.keycloak?.url).toBe("https://kc.example.com:8443");
+  });
+
+  it("shows a Keycloak URL's user info as *** in the error, never its password", () => {
+    // Shown only while keycloak is not secret: here its admin password is in clear too.
+    const values = { ...oidc, keycloak: { adminPassword: "pw", url: "http://admin:pw-in-clear@kc.example.com/x" } };
+    const problems = problemsOf(values, []);
+    expect(problems.join("\n")).not.toContain("pw-in-clear");
+    expect(problems).toContainEqual(
+      expect.stringContaining("keycloak.url = 'http://***@kc.example.com/x': expected an https URL"),
+    );
+  });
+
+  it("refuses an admin password set without --secret, with the command that sets it secret", () => {
+    expect(problemsOf({ useCase: "oidc", keycloak: { adminPassword: "pw-in-clear" } }, [])).toEqual([
+      "mcp-gateway-stack:keycloak.adminPassword = (value not shown): expected a secret, not a value in clear in Pulumi.<stack>.yaml: pulumi config set --secret --path keycloak.adminPassword <password>",
+    ]);
+  });
+
+  it.each<[string, Record<string, unknown>, string]>([
+    [
+      "cluster.kubeconfig",
+      { cluster: { mode: "existing", kubeconfig: "apiVersion: v1\nkind: Config\n" } },
+      'mcp-gateway-stack:cluster.kubeconfig = (value not shown): expected kubeconfig contents set as a secret, not in clear in Pulumi.<stack>.yaml (a path may stay in clear): pulumi config set --secret --path cluster.kubeconfig "$(cat ~/.kube/config)"',
+    ],
+    [
+      "domains[0].kubeconfig",
+      { ...crossDomain, domains: [{ ...DOMAIN_B, kubeconfig: '{"apiVersion":"v1","kind":"Config"}' }] },
+      "mcp-gateway-stack:domains[0].kubeconfig = (value not shown): expected kubeconfig contents set as a secret, not in clear in Pulumi.<stack>.yaml (a path may stay in clear): pulumi config set --secret --path 'domains[0].kubeconfig' \"$(cat b.kubeconfig)\"",
+    ],
+  ])("refuses kubeconfig contents in %s set without --secret", (_key, values, message) => {
+    expect(problemsOf(values, secretKeysOf(values))).toEqual([message]);
+  });
+
+  it("takes a kubeconfig path in clear: a path is not sensitive", () => {
+    const values = { ...crossDomain, cluster: { mode: "existing", kubeconfig: "/home/u/.kube/config" } };
+    expect(problemsOf(values, ["keycloak"])).toEqual([]);
+  });
+
+  it("takes kubeconfig contents set with --secret", () => {
+    const values = { ...crossDomain, cluster: { mode: "existing", kubeconfig: "apiVersion: v1\nkind: Config\n" } };
+    const domains = [{ ...DOMAIN_B, kubeconfig: "apiVersion: v1\nkind: Config\n" }];
+    expect(problemsOf({ ...values, domains }, ["keycloak", "cluster", "domains"])).toEqual([]);
+  });
+
   it("reads a further cluster with its defaults, and its kubeconfig as a secret", async () => {
-    const cfg = parseStackConfig({ values: crossDomain });
+    const cfg = parseStackConfig({ values: crossDomain, secretKeys: ["keycloak"] });
     if (cfg.useCase !== "cross-domain") throw new Error("not cross-domain");
     expect(cfg.domains).toHaveLength(1);
     expect({ ...cfg.domains[0], kubeconfig: undefined }).toEqual({
@@ -243,7 +347,7 @@ describe("config validation", () => {
   });
 
   it("reproduces the guide with only the use case set", () => {
-    const cfg = parseStackConfig({ values: oidc });
+    const cfg = parseStackConfig({ values: oidc, secretKeys: ["keycloak"] });
     expect(cfg.mcpServer).toMatchObject({
       port: 9999,
       host: "host.containers.internal",
@@ -300,6 +404,7 @@ describe("config sources", () => {
     const dev = parse(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.dev.yaml"), "utf8")).config as Record<string, any>;
     const defaults: Record<string, any> = parseStackConfig({
       values: { useCase: "oidc", keycloak: { adminPassword: "x" } },
+      secretKeys: ["keycloak"],
     });
     expect(Object.keys(dev).length).toBeGreaterThan(0);
     for (const [fullKey, value] of Object.entries(dev)) {
@@ -322,6 +427,7 @@ describe("config sources", () => {
     expect(() =>
       parseStackConfig({
         values: { ...values, useCase: "oidc", keycloak: { ...(values.keycloak as object), adminPassword: "x" } },
+        secretKeys: ["keycloak"],
       }),
     ).not.toThrow();
   });
@@ -376,7 +482,7 @@ describe("config sources", () => {
       message = (err as Error).message;
     }
     expect(message).not.toMatch(/in-clear|In_Clear/i);
-    expect(message).toContain("mcp-gateway-stack:keycloak.url = (value not shown): expected an http(s) URL");
+    expect(message).toContain("mcp-gateway-stack:keycloak.url = (value not shown): expected an https URL");
     expect(message).toContain("mcp-gateway-stack:mcpServer.host = (value not shown): expected a DNS name");
     // Its values would become resource inputs and outputs in clear text.
     expect(message).toContain("mcp-gateway-stack:mcpServer = (value not shown): expected no secret here");

@@ -52,6 +52,20 @@ describe("bad config through the real CLI", () => {
     });
   }
 
+  it("refuses an admin password set without --secret, never printing it", async () => {
+    const { stack } = await scratchStack();
+    await stack.setConfig("useCase", { value: "oidc" });
+    await stack.setConfig("keycloak.adminPassword", { value: "pw-in-clear" }, true);
+    const error = await stack.preview().then(
+      () => new Error("preview succeeded"),
+      (e: Error) => e,
+    );
+    expect(error.message).toContain(
+      "mcp-gateway-stack:keycloak.adminPassword = (value not shown): expected a secret, not a value in clear in Pulumi.<stack>.yaml: pulumi config set --secret --path keycloak.adminPassword <password>",
+    );
+    expect(error.message).not.toContain("pw-in-clear");
+  });
+
   it("never prints a value set with --secret, and refuses one the stack cannot keep secret", async () => {
     const { stack } = await scratchStack();
     await stack.setConfig("useCase", { value: "oidc" });
@@ -63,7 +77,7 @@ describe("bad config through the real CLI", () => {
       (e: Error) => e,
     );
     expect(error.message).not.toMatch(/in-clear|In_Clear/i);
-    expect(error.message).toContain("mcp-gateway-stack:keycloak.url = (value not shown): expected an http(s) URL");
+    expect(error.message).toContain("mcp-gateway-stack:keycloak.url = (value not shown): expected an https URL");
     expect(error.message).toContain("mcp-gateway-stack:mcpServer.host = (value not shown): expected a DNS name");
     expect(error.message).toContain("mcp-gateway-stack:mcpServer = (value not shown): expected no secret here");
   });

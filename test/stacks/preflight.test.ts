@@ -25,7 +25,11 @@ const probes = (over: Partial<Probes> = {}): Probes => ({
   ...over,
 });
 const existing = (extra: Record<string, unknown> = {}) =>
-  parseStackConfig({ values: { cluster: { mode: "existing", kubeconfig: KUBECONFIG }, ...extra } });
+  parseStackConfig({
+    values: { cluster: { mode: "existing", kubeconfig: KUBECONFIG }, ...extra },
+    // As the engine marks them when the secrets are set with --secret.
+    secretKeys: ["cluster", "keycloak", "domains"],
+  });
 
 describe("preflight before up", () => {
   it("finds the API server of the current or the chosen context", () => {
@@ -142,6 +146,24 @@ describe("preflight before up", () => {
       probes({ readFile: () => KUBECONFIG, reachable: async (h, p) => (seen.push(`${h}:${p}`), true) }),
     );
     expect(seen).toEqual(["10.0.0.1:6443"]);
+  });
+
+  it("names the key and the path of a kubeconfig file that does not exist", async () => {
+    const cfg = parseStackConfig({ values: { cluster: { mode: "existing", kubeconfig: "/home/u/.kube/missing" } } });
+    expect(await preflight(cfg, "/home/u/.kube/missing", probes())).toEqual([
+      "mcp-gateway-stack:cluster.kubeconfig = '/home/u/.kube/missing': expected a kubeconfig file, but the file does not exist; fix the path, or set the kubeconfig's contents: pulumi config set --secret --path cluster.kubeconfig \"$(cat ~/.kube/config)\"",
+    ]);
+  });
+
+  it("names a further cluster's kubeconfig file that does not exist", async () => {
+    const cfg = existing({
+      useCase: "cross-domain",
+      keycloak: { adminPassword: "pw" },
+      domains: [{ name: "b", realm: "cluster-b", kubeconfig: "b.kubeconfig", port: 9992, host: "b.example.test" }],
+    });
+    expect(await preflight(cfg, KUBECONFIG, probes(), "pw", "dev", ["b.kubeconfig"])).toEqual([
+      `mcp-gateway-stack:domains[0].kubeconfig = 'b.kubeconfig': expected a kubeconfig file, but the file does not exist (relative to ${process.cwd()}); fix the path, or set the kubeconfig's contents: pulumi config set --secret --path 'domains[0].kubeconfig' "$(cat b.kubeconfig)"`,
+    ]);
   });
 
   it("asks for git, make and docker or podman in kind mode", async () => {

@@ -52,7 +52,10 @@ describe("secrets stay secret", async () => {
 
   it("exposes the cluster's kubeconfig only as a secret Output", async () => {
     const { parseStackConfig } = await import("../../stacks/config");
-    const cfg = parseStackConfig({ values: { cluster: { mode: "existing", kubeconfig: EXISTING_KUBECONFIG } } });
+    const cfg = parseStackConfig({
+      values: { cluster: { mode: "existing", kubeconfig: EXISTING_KUBECONFIG } },
+      secretKeys: ["cluster"],
+    });
     expect(await pulumi.isSecret(cfg.cluster.kubeconfig!)).toBe(true);
   });
 });

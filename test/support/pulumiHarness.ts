@@ -167,7 +167,8 @@ export async function runStack(values: Record<string, unknown>, opts: { preview?
     });
   };
 
-  const config = parseStackConfig({ values });
+  // The keys that hold secrets, as the engine marks them when the secrets are set with --secret.
+  const config = parseStackConfig({ values, secretKeys: ["cluster", "keycloak", "domains"] });
   const { outputs } = buildStack(config, REPO_ROOT);
   await settings.waitForRPCs();
   const byName = (name: string) => {
