@@ -20,6 +20,8 @@ export const FAKE_KUBECONFIG =
   "apiVersion: v1\nkind: Config\nusers:\n- name: kind\n  user:\n    client-key-data: S0VZLURBVEEtRlJPTS1LSU5E\n";
 export const FAKE_CHECKOUT = "/home/user/mcp-gateway";
 export const FAKE_PID = "4242";
+/** The secret Keycloak "generates" for the gateway's client (the regeneration step's stdout). */
+export const FAKE_CLIENT_SECRET = "kc-generated-client-secret-9f3a";
 
 export interface Registered {
   type: string;
@@ -69,6 +71,7 @@ function commandStdout(name: string): string {
   if (name.endsWith("-git")) return `${FAKE_CHECKOUT}\n`;
   if (name.endsWith("-kubeconfig")) return FAKE_KUBECONFIG;
   if (name.endsWith("-process")) return `${FAKE_PID}\n`;
+  if (name.endsWith("-regenerate")) return FAKE_CLIENT_SECRET;
   return "";
 }
 
