@@ -159,7 +159,8 @@ function buildDomain(cfg: CrossDomainConfig, base: OidcStack, d: DomainConfig, p
         domainClientSecret: names.grantSecret,
       }),
     },
-    { ...onGatewayCluster, dependsOn: [base.tokenExchange.step, trust] },
+    // Its first step reads the gateway client's Secret: after the generated secret is in it.
+    { ...onGatewayCluster, dependsOn: [base.tokenExchange.step, base.gatewayClientSecret.patch, trust] },
   );
   const clusterAccess = new OidcClusterAccess(
     `oidc-user-${d.name}`,
