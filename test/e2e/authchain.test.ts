@@ -195,6 +195,26 @@ describe("use case 2 with real tokens: the gateway client's credentials", () => 
     expect(taken.status, taken.text).toBe(200);
   });
 
+  it("the make target's Secret applied again (the well-known value back) is put right by up --refresh", async () => {
+    const generated = await basicCredentials();
+    // What `kubectl apply` of upstream's sample does to the key (the make stand-in's field manager).
+    const applied = await apiServer.kube.request(
+      "PATCH",
+      "/api/v1/namespaces/kuadrant-system/secrets/token-exchange?fieldManager=mcp-gateway-makefile&force=true",
+      {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: "token-exchange" },
+        stringData: { "oauth-client-basic-auth": WELL_KNOWN_BASIC },
+      },
+      "application/apply-patch+yaml",
+    );
+    expect(applied.status, applied.text).toBe(200);
+    expect(await basicCredentials()).toBe(WELL_KNOWN_BASIC);
+    expect((await s.stack.up({ refresh: true })).summary.result).toBe("succeeded");
+    expect(await basicCredentials()).toBe(generated);
+  });
+
   it("the generated secret is in no state file, stack file, output, engine event or log in clear", async () => {
     const basic = await basicCredentials();
     const secret = Buffer.from(basic, "base64").toString("utf8").split(":")[1];
