@@ -14,10 +14,17 @@ export default tseslint.config(
     },
   },
   {
-    // Node scripts (plain ESM).
-    files: ["scripts/**/*.mjs"],
+    // Node scripts (plain ESM), and the one a component runs (components/gatewayClientSecret/).
+    files: ["scripts/**/*.mjs", "components/**/*.mjs"],
     languageOptions: {
-      globals: { process: "readonly", console: "readonly", fetch: "readonly", setTimeout: "readonly" },
+      globals: {
+        process: "readonly",
+        console: "readonly",
+        fetch: "readonly",
+        setTimeout: "readonly",
+        URL: "readonly",
+        URLSearchParams: "readonly",
+      },
     },
   },
   {

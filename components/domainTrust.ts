@@ -3,6 +3,7 @@ import * as keycloak from "@pulumi/keycloak";
 import * as pulumi from "@pulumi/pulumi";
 import { childOptions } from "./childOptions";
 import { basicCredentials, CHAIN_SECRET_KEY } from "./domainChain";
+import { GATEWAY_CLIENT_ID } from "./gatewayClientSecret";
 
 export interface DomainTrustArgs {
   /** The gateway's realm: the user logs in there. */
@@ -28,9 +29,6 @@ export const GATEWAY_IDP_ALIAS = "gateway";
 export const GRANT_CLIENT_ID = "mcp-gateway";
 /** The role of the gateway realm's client that makes a user's token exchangeable for this domain. */
 export const DOMAIN_ROLE = "chain";
-
-/** The gateway realm's client that the AuthPolicy's first exchange authenticates as (the guide's). */
-const GATEWAY_CLIENT_ID = "mcp-gateway";
 
 export interface GatewaySubjectArgs {
   gatewayRealm: string;

@@ -10,7 +10,7 @@ import { OidcClusterAccess } from "../components/oidcClusterAccess";
 import { ToolAuthPolicy } from "../components/toolAuthPolicy";
 import { issuerUrl, type DomainConfig, type StackConfig } from "./config";
 import { resourceMetadataUrl } from "./noAuth";
-import { buildOidc, type OidcStack } from "./oidc";
+import { AUTHORINO_NAMESPACE, buildOidc, type OidcStack } from "./oidc";
 
 /** One more cluster in its own OIDC domain: its server, registration, realm objects, policy and binding. */
 export interface DomainStack {
@@ -42,9 +42,6 @@ function domainNames(cfg: StackConfig, d: Pick<DomainConfig, "name">) {
     grantSecret: `${routeName}-grant`,
   };
 }
-
-/** Where Authorino reads secrets the AuthPolicy names (the namespace of the guide's `token-exchange`). */
-const AUTHORINO_NAMESPACE = "kuadrant-system";
 
 export function buildCrossDomain(cfg: StackConfig, projectDir: string = process.cwd()): CrossDomainStack {
   if (cfg.useCase !== "cross-domain") throw new Error("buildCrossDomain: useCase is not 'cross-domain'");
@@ -162,7 +159,8 @@ function buildDomain(cfg: CrossDomainConfig, base: OidcStack, d: DomainConfig, p
         domainClientSecret: names.grantSecret,
       }),
     },
-    { ...onGatewayCluster, dependsOn: [base.tokenExchange.step, trust] },
+    // Its first step reads the gateway client's Secret: after the generated secret is in it.
+    { ...onGatewayCluster, dependsOn: [base.tokenExchange.step, base.gatewayClientSecret.patch, trust] },
   );
   const clusterAccess = new OidcClusterAccess(
     `oidc-user-${d.name}`,

@@ -1,3 +1,4 @@
+import { GatewayClientSecret } from "../components/gatewayClientSecret";
 import { RELEASE_FACTS } from "../components/gatewayRelease";
 import { KeycloakToolAccess } from "../components/keycloakToolAccess";
 import { OidcClusterAccess } from "../components/oidcClusterAccess";
@@ -9,10 +10,14 @@ import { buildNoAuth, resourceMetadataUrl, type NoAuthStack } from "./noAuth";
 /** Use case 2 (OIDC): use case 1 plus Keycloak access, the AuthPolicy and the ClusterRoleBinding. */
 export interface OidcStack extends NoAuthStack {
   tokenExchange: TokenExchangeSetup;
+  gatewayClientSecret: GatewayClientSecret;
   access: KeycloakToolAccess;
   authPolicy: ToolAuthPolicy;
   clusterAccess: OidcClusterAccess;
 }
+
+/** Where Authorino reads the secrets an AuthPolicy names (where the make target puts `token-exchange`). */
+export const AUTHORINO_NAMESPACE = "kuadrant-system";
 
 export function buildOidc(cfg: StackConfig, projectDir?: string): OidcStack {
   const kc = cfg.keycloak;
@@ -27,6 +32,20 @@ export function buildOidc(cfg: StackConfig, projectDir?: string): OidcStack {
     "oauth-token-exchange",
     { dir: checkout.dir, makeTarget: release.tokenExchangeTarget, kubeconfig: cluster.kubeconfig },
     { dependsOn: cluster.setup ? [cluster.setup] : [] },
+  );
+
+  const onCluster = { providers: [cluster.provider] };
+  // The setup step's Secret holds the realm import's well-known `mcp-gateway:secret`: replace both.
+  const gatewayClientSecret = new GatewayClientSecret(
+    "mcp-gateway-client-secret",
+    {
+      admin: kc,
+      realm: kc.realm,
+      setup: tokenExchange.step,
+      secretNamespace: AUTHORINO_NAMESPACE,
+      secretName: oidc.tokenExchangeSecret,
+    },
+    { ...onCluster, dependsOn: [tokenExchange.step] },
   );
 
   const access = new KeycloakToolAccess(
@@ -45,7 +64,6 @@ export function buildOidc(cfg: StackConfig, projectDir?: string): OidcStack {
     { dependsOn: [tokenExchange.step] },
   );
 
-  const onCluster = { providers: [cluster.provider] };
   const authPolicy = new ToolAuthPolicy(
     "kubernetes-mcp-auth",
     {
@@ -57,8 +75,8 @@ export function buildOidc(cfg: StackConfig, projectDir?: string): OidcStack {
       rolePrefix: release.rolePrefix,
       resourceMetadataUrl: resourceMetadataUrl(cfg),
     },
-    // The policy reads the `token-exchange` Secret that the setup step creates.
-    { ...onCluster, dependsOn: [tokenExchange.step] },
+    // The policy reads the `token-exchange` Secret that the setup step creates, with the new secret.
+    { ...onCluster, dependsOn: [tokenExchange.step, gatewayClientSecret.patch] },
   );
 
   const clusterAccess = new OidcClusterAccess(
@@ -72,5 +90,5 @@ export function buildOidc(cfg: StackConfig, projectDir?: string): OidcStack {
     onCluster,
   );
 
-  return { ...base, tokenExchange, access, authPolicy, clusterAccess };
+  return { ...base, tokenExchange, gatewayClientSecret, access, authPolicy, clusterAccess };
 }

@@ -1,7 +1,8 @@
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { evaluate } from "@marcbachmann/cel-js";
+import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GUIDE_TOOLS } from "../../components/tools";
 import {
@@ -47,6 +48,9 @@ const TAG = "guide-397bf8d";
 const AUTH_POLICY = "/apis/kuadrant.io/v1/namespaces/mcp-test/authpolicies/kubernetes-mcp-auth-policy";
 const BINDING = "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/oidc-mcp-cluster-admin";
 const OUTSIDER = { username: "outsider", password: "outsider-pw-5d1e" };
+const TOKEN_PATH = "/realms/mcp/protocol/openid-connect/token";
+/** The realm import's client credentials everyone knows (upstream's token-exchange Secret). */
+const WELL_KNOWN_BASIC = Buffer.from("mcp-gateway:secret").toString("base64");
 
 let keycloak: Keycloak;
 let apiServer: ApiServer;
@@ -58,6 +62,8 @@ let login: (username: string, password: string) => Promise<string>;
 /** The AuthPolicy's rules as the API server holds them. */
 let applied: ChainRules & AppliedRules;
 const callers: Partial<Record<CallerToken, string>> = {};
+/** The first up's output and engine events, debug-level ones left out (README: "Secrets in debug events"). */
+let upText = "";
 const scoped: Partial<Record<Exclude<ScopedToken, null>, string>> = {};
 
 /** The parts of the applied policy the chain reads beyond the decision's own. */
@@ -108,6 +114,16 @@ const real = authorinoEvaluators({
   },
 });
 
+/** Every file under a directory, concatenated ("" when it does not exist). */
+function filesUnder(dir: string): string {
+  if (!fs.existsSync(dir)) return "";
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((f) => f.isFile())
+    .map((f) => fs.readFileSync(path.join(f.parentPath, f.name), "utf8"))
+    .join("\n");
+}
+
 /** The README's by-hand block, run as written with bash against this test bed. */
 async function byHand(extraEnv: Record<string, string> = {}) {
   const readme = fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
@@ -126,7 +142,11 @@ beforeAll(async () => {
   s = await scratchStack("dev", standIns().env);
   port = freePort();
   await useTestBed(s.stack, { apiServer, tag: TAG, port, keycloak, useCase: "oidc" });
-  expect((await s.stack.up()).summary.result).toBe("succeeded");
+  const events: EngineEvent[] = [];
+  const up = await s.stack.up({ onEvent: (e) => events.push(e) });
+  const isDebug = (e: EngineEvent) => (e.diagnosticEvent?.severity as string | undefined) === "debug";
+  upText = up.stdout + up.stderr + JSON.stringify(events.filter((e) => !isDebug(e)));
+  expect(up.summary.result).toBe("succeeded");
   applied = (await apiServer.kube.get(AUTH_POLICY)).json.spec.rules;
   // Test bed only: direct access grants on for the gateway's client (off in the realm), so the
   // test logs users in with a password grant instead of a browser; and a user outside the group.
@@ -139,6 +159,83 @@ afterAll(async () => {
   await tearDownStack(s);
   apiServer?.stop();
   keycloak?.stop();
+});
+
+/** The exchange of a user token for the MCP server's audience, authenticated with `basic`. */
+const exchangeWith = (basic: string, subjectToken: string) =>
+  keycloak.api.withAuthorization(`Basic ${basic}`).form(TOKEN_PATH, {
+    grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
+    subject_token: subjectToken,
+    subject_token_type: "urn:ietf:params:oauth:token-type:access_token",
+    audience: SERVER,
+  });
+
+/** The gateway client's secret Keycloak holds now (admin API). */
+async function gatewayClientSecretInKeycloak(): Promise<string> {
+  const [client] = (await admin.get("/admin/realms/mcp/clients?clientId=mcp-gateway")).json;
+  return (await admin.get(`/admin/realms/mcp/clients/${client.id}/client-secret`)).json.value;
+}
+
+describe("use case 2 with real tokens: the gateway client's credentials", () => {
+  it("the token-exchange Secret holds mcp-gateway with the secret Keycloak generated, not the well-known one", async () => {
+    const basic = await basicCredentials();
+    const [id, secret] = Buffer.from(basic, "base64").toString("utf8").split(":");
+    expect(id).toBe("mcp-gateway");
+    expect(secret).not.toBe("secret");
+    expect(secret.length).toBeGreaterThanOrEqual(32);
+    expect(secret).toBe(await gatewayClientSecretInKeycloak());
+  });
+
+  it("Keycloak refuses the well-known mcp-gateway:secret after up, and takes the Secret's value", async () => {
+    const userToken = await login("mcp", "mcp");
+    const refused = await exchangeWith(WELL_KNOWN_BASIC, userToken);
+    expect(refused.status, refused.text).toBe(401);
+    expect(refused.json.error).toBe("unauthorized_client");
+    const taken = await exchangeWith(await basicCredentials(), userToken);
+    expect(taken.status, taken.text).toBe(200);
+  });
+
+  it("the make target's Secret applied again (the well-known value back) is put right by up --refresh", async () => {
+    const generated = await basicCredentials();
+    // What `kubectl apply` of upstream's sample does to the key (the make stand-in's field manager).
+    const applied = await apiServer.kube.request(
+      "PATCH",
+      "/api/v1/namespaces/kuadrant-system/secrets/token-exchange?fieldManager=mcp-gateway-makefile&force=true",
+      {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: "token-exchange" },
+        stringData: { "oauth-client-basic-auth": WELL_KNOWN_BASIC },
+      },
+      "application/apply-patch+yaml",
+    );
+    expect(applied.status, applied.text).toBe(200);
+    expect(await basicCredentials()).toBe(WELL_KNOWN_BASIC);
+    expect((await s.stack.up({ refresh: true })).summary.result).toBe("succeeded");
+    expect(await basicCredentials()).toBe(generated);
+  });
+
+  it("the generated secret is in no state file, stack file, output, engine event or log in clear", async () => {
+    const basic = await basicCredentials();
+    const secret = Buffer.from(basic, "base64").toString("utf8").split(":")[1];
+    const exported = execFileSync("pulumi", ["stack", "export", "--stack", "dev"], {
+      cwd: s.dir,
+      env: { ...process.env, ...s.env },
+    }).toString();
+    expect(exported).toContain("ciphertext");
+    const texts: Record<string, string> = {
+      "pulumi stack export": exported,
+      "state files": filesUnder(s.stateDir),
+      "stack file": fs.readFileSync(path.join(s.dir, "Pulumi.dev.yaml"), "utf8"),
+      "stack outputs": JSON.stringify(await s.stack.outputs()),
+      "up output and engine events": upText,
+      "Pulumi logs": filesUnder(path.join(s.env.PULUMI_HOME, "logs")),
+    };
+    // The secret, the Basic value and the Secret's data field (base64 of the Basic value).
+    for (const form of [secret, basic, Buffer.from(basic).toString("base64")])
+      for (const [where, text] of Object.entries(texts))
+        expect(text.includes(form), `${where} holds ${form.slice(0, 4)}…`).toBe(false);
+  });
 });
 
 describe("use case 2 with real tokens: the tokens", () => {
@@ -282,5 +379,20 @@ describe("use case 2 with real tokens: the MCP server and the API server", () =>
     expect((await s.stack.up({ refresh: true })).summary.result).toBe("succeeded");
     const again = await callTool(mcpUrl(), "namespaces_list", scoped["mcp-for-server"]);
     expect(again.isError, again.text).toBe(false);
+  });
+});
+
+describe('use case 2 with real tokens: what destroy leaves (README, "What stays")', () => {
+  it("destroy keeps the generated secret in Keycloak and in the Secret: the exchange still works, mcp-gateway:secret stays refused", async () => {
+    const before = await basicCredentials();
+    expect((await s.stack.destroy()).summary.result).toBe("succeeded");
+    expect(await basicCredentials()).toBe(before);
+    expect(Buffer.from(before, "base64").toString("utf8")).toBe(`mcp-gateway:${await gatewayClientSecretInKeycloak()}`);
+    const userToken = await login("mcp", "mcp");
+    expect((await exchangeWith(before, userToken)).status).toBe(200);
+    expect((await exchangeWith(WELL_KNOWN_BASIC, userToken)).status).toBe(401);
+    // vault-token is the make target's, untouched (Vault's dev root token: README, "What stays").
+    const secret = (await apiServer.kube.get("/api/v1/namespaces/kuadrant-system/secrets/token-exchange")).json;
+    expect(Buffer.from(secret.data["vault-token"], "base64").toString("utf8")).toBe("root");
   });
 });

@@ -28,6 +28,9 @@ export const KIND_NO_AUTH_PLAN: Record<string, number> = {
 /** The resources use case 2 adds besides its local commands. */
 export const OIDC_RESOURCES: Record<string, number> = {
   "mcp-gateway-stack:gateway:TokenExchangeSetup": 1,
+  // the gateway client's new secret, in Keycloak (a command) and in the token-exchange Secret
+  "mcp-gateway-stack:keycloak:GatewayClientSecret": 1,
+  "kubernetes:core/v1:SecretPatch": 1,
   "pulumi:providers:keycloak": 1,
   "mcp-gateway-stack:keycloak:ToolAccess": 1,
   "keycloak:openid/client:Client": 1,
@@ -41,11 +44,11 @@ export const OIDC_RESOURCES: Record<string, number> = {
   "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding": 1,
 };
 
-/** What switching an existing-cluster stack to oidc adds: also the checkout and two commands. */
+/** What switching an existing-cluster stack to oidc adds: also the checkout and three commands. */
 export const OIDC_ADDS: Record<string, number> = {
   ...OIDC_RESOURCES,
   "mcp-gateway-stack:gateway:Checkout": 1,
-  "command:local:Command": 2, // the checkout, the token-exchange setup
+  "command:local:Command": 3, // the checkout, the token-exchange setup, the client secret's regeneration
 };
 
 /** What use case 3 adds once, whatever the number of further clusters: `sub` in realm mcp's tokens. */

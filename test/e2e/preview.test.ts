@@ -25,8 +25,8 @@ describe("pulumi preview of the dev stack, offline, with every real plugin", () 
     await stack.setConfig("keycloak.adminPassword", { value: "preview-admin-password", secret: true }, true);
     const creates = stepCounter("create");
     const result = await stack.preview({ onEvent: creates.onEvent, diff: true });
-    // The checkout is in the kind plan already: oidc adds only the token-exchange step's command.
-    expect(creates.counts).toEqual({ ...KIND_NO_AUTH_PLAN, ...OIDC_RESOURCES, "command:local:Command": 5 });
+    // The checkout is in the kind plan already: oidc adds the token-exchange step's and the client secret's commands.
+    expect(creates.counts).toEqual({ ...KIND_NO_AUTH_PLAN, ...OIDC_RESOURCES, "command:local:Command": 6 });
     expect(result.stdout).toContain("keycloakClientId");
     expect(result.stdout).toMatch(/name\s+: "https:\/\/keycloak\.127-0-0-1\.sslip\.io:8002\/realms\/mcp#mcp"/);
     expect(result.stdout).not.toContain("preview-admin-password");

@@ -195,6 +195,10 @@ describe("use case 3 (cross-domain) with one more cluster, b, in realm cluster-b
       expect(policy.spec.rules.metadata[step].http.sharedSecretRef.name, step).not.toBe("");
     }
     expect(run.byName("kubernetes-mcp-b-auth-policy").dependencies).toContain(urn("domain-b-trust-grant-secret"));
+    // Its first step authenticates with the gateway client's generated secret, not the well-known one.
+    expect(run.byName("kubernetes-mcp-b-auth-policy").dependencies).toContain(
+      urn("mcp-gateway-client-secret-token-exchange"),
+    );
   });
 
   it("orders b's objects: the registration after b's server answers, the trust after the setup step and use case 2's group", () => {

@@ -2,30 +2,36 @@ import { describe, expect, it } from "vitest";
 import { guideKeycloak, guideManifests, trimStrings } from "../support/guide";
 import { parse } from "yaml";
 import {
+  FAKE_CLIENT_SECRET,
   FAKE_KUBECONFIG,
   OIDC_PASSWORD,
   oidcValues,
+  plaintextPaths,
   providerUrn,
   runStack,
   type StackRun,
 } from "../support/pulumiHarness";
+import { regenerateSecretScript, tokenExchangeSecretData } from "../../components/gatewayClientSecret";
 
 const KEYCLOAK_PROVIDER = "pulumi:providers:keycloak";
 const planOf = (run: StackRun) => run.resources.map((r) => `${r.type} ${r.name}`).sort();
 
 /** The resources use case 2 adds to use case 1. */
 const OIDC_ONLY = [
+  "command:local:Command mcp-gateway-client-secret-regenerate",
   "command:local:Command oauth-token-exchange-setup",
   "keycloak:index/group:Group kubernetes-mcp-access-group",
   "keycloak:index/groupMemberships:GroupMemberships kubernetes-mcp-access-members",
   "keycloak:index/groupRoles:GroupRoles kubernetes-mcp-access-group-roles",
   "keycloak:openid/client:Client kubernetes-mcp-access-client",
   ...guideKeycloak.roles.map((r) => `keycloak:index/role:Role kubernetes-mcp-access-role-${r}`),
+  "kubernetes:core/v1:SecretPatch mcp-gateway-client-secret-token-exchange",
   "kubernetes:kuadrant.io/v1:AuthPolicy kubernetes-mcp-auth-policy",
   "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding oidc-user-binding",
   "mcp-gateway-stack:auth:OidcClusterAccess oidc-user",
   "mcp-gateway-stack:auth:ToolAuthPolicy kubernetes-mcp-auth",
   "mcp-gateway-stack:gateway:TokenExchangeSetup oauth-token-exchange",
+  "mcp-gateway-stack:keycloak:GatewayClientSecret mcp-gateway-client-secret",
   "mcp-gateway-stack:keycloak:ToolAccess kubernetes-mcp-access",
   `${KEYCLOAK_PROVIDER} keycloak`,
 ].sort();
@@ -71,6 +77,8 @@ describe("use case 2 (oidc) with only useCase and the admin password set", async
     // YAML block scalars end in a newline; CEL and Rego do not care.
     expect(trimStrings(policy.inputs.spec)).toEqual(trimStrings(guideManifests.AuthPolicy.spec));
     expect(policy.dependencies).toContain(urn("oauth-token-exchange-setup"));
+    // ... and after the Secret holds the generated credentials, not the well-known ones.
+    expect(policy.dependencies).toContain(urn("mcp-gateway-client-secret-token-exchange"));
     expect(policy.propertyDependencies.spec).toEqual([urn("kubernetes-mcp-route")]);
     expect(providerUrn(policy)).toBe(urn("cluster-provider"));
   });
@@ -155,6 +163,7 @@ describe("use case 2 (oidc) with only useCase and the admin password set", async
       "kubernetes-mcp",
       "kubernetes-mcp-access",
       "kubernetes-mcp-auth",
+      "mcp-gateway-client-secret",
       "oauth-token-exchange",
     ]);
     for (const component of waiting) {
@@ -163,6 +172,55 @@ describe("use case 2 (oidc) with only useCase and the admin password set", async
       for (const child of children)
         expect(child.dependencies, child.name).toEqual(expect.arrayContaining(component.dependencies));
     }
+  });
+
+  it("has Keycloak generate a new secret for the realm's mcp-gateway client after the setup step, logging none of it", () => {
+    const step = run.byName("mcp-gateway-client-secret-regenerate");
+    expect(step.inputs.create).toBe("node --input-type=module");
+    expect(step.inputs.stdin).toBe(regenerateSecretScript);
+    expect(step.inputs.environment).toEqual({
+      KEYCLOAK_URL: "https://keycloak.127-0-0-1.sslip.io:8002",
+      KEYCLOAK_REALM: "mcp",
+      KEYCLOAK_CLIENT_ID: "mcp-gateway",
+      KEYCLOAK_ADMIN_USER: "admin",
+      KEYCLOAK_ADMIN_PASSWORD: OIDC_PASSWORD,
+      KEYCLOAK_TLS_INSECURE: "false",
+    });
+    expect(plaintextPaths(step.wire, OIDC_PASSWORD)).toEqual([]);
+    expect(step.inputs.logging).toBe("stderr");
+    expect(step.inputs.addPreviousOutputInEnv).toBe(false);
+    expect(step.options.additionalSecretOutputs).toEqual(["stdout"]);
+    expect(step.dependencies).toContain(urn("oauth-token-exchange-setup"));
+  });
+
+  it("generates again whenever the setup step would run again (it writes the well-known secret back)", () => {
+    const step = run.byName("mcp-gateway-client-secret-regenerate");
+    const setup = run.byName("oauth-token-exchange-setup");
+    expect(step.inputs.triggers).toEqual([setup.inputs.dir, setup.inputs.create, setup.inputs.environment]);
+    expect(step.propertyDependencies.triggers).toEqual([urn("oauth-token-exchange-setup")]);
+  });
+
+  it("writes the generated secret into the make target's token-exchange Secret as a Pulumi secret, taking only that key", () => {
+    const patch = run.byName("mcp-gateway-client-secret-token-exchange");
+    expect(patch.inputs.metadata).toEqual({
+      name: "token-exchange",
+      namespace: "kuadrant-system",
+      annotations: { "pulumi.com/patchForce": "true" },
+    });
+    // vault-token stays the make target's.
+    expect(patch.inputs.data).toEqual(tokenExchangeSecretData("mcp-gateway", FAKE_CLIENT_SECRET));
+    expect(patch.propertyDependencies.data).toEqual([urn("mcp-gateway-client-secret-regenerate")]);
+    const basic = Buffer.from(`mcp-gateway:${FAKE_CLIENT_SECRET}`).toString("base64");
+    for (const form of [FAKE_CLIENT_SECRET, basic, Buffer.from(basic).toString("base64")]) {
+      expect(plaintextPaths(patch.wire, form), form).toEqual([]);
+      expect(JSON.stringify(run.outputs)).not.toContain(form);
+    }
+    expect(providerUrn(patch)).toBe(urn("cluster-provider"));
+  });
+
+  it("retains the key on destroy: upstream's gateway-level AuthPolicies read it too, and Keycloak keeps the new secret", () => {
+    expect(run.byName("mcp-gateway-client-secret-token-exchange").options.retainOnDelete).toBe(true);
+    expect(run.byName("mcp-gateway-client-secret-regenerate").inputs.delete).toBeUndefined();
   });
 
   it("binds the OIDC user <issuer>#mcp to the read-only ClusterRole view by default", () => {
@@ -240,5 +298,27 @@ describe("use case 2 variants", () => {
     expect(run.byName("oidc-user-binding").inputs.roleRef.name).toBe("edit");
     expect(run.byName("oidc-user-binding").inputs.metadata.name).toBe("oidc-mcp-edit");
     expect(run.byName("keycloak").inputs).toMatchObject({ rootCaCertificate: ca, tlsInsecureSkipVerify: "false" });
+    expect(run.byName("mcp-gateway-client-secret-regenerate").inputs.environment).toMatchObject({
+      KEYCLOAK_CA: ca,
+      KEYCLOAK_TLS_INSECURE: "false",
+    });
+  });
+
+  it("regenerates the gateway client's secret in reference mode too, and patches the Secret oidc.tokenExchangeSecret names", async () => {
+    const run = await runStack(
+      oidcValues({
+        keycloak: { adminPassword: OIDC_PASSWORD, existingObjects: "reference", tlsInsecureSkipVerify: true },
+        oidc: { tokenExchangeSecret: "gateway-exchange" },
+      }),
+    );
+    expect(run.byName("mcp-gateway-client-secret-regenerate").inputs.environment).toMatchObject({
+      KEYCLOAK_CLIENT_ID: "mcp-gateway",
+      KEYCLOAK_TLS_INSECURE: "true",
+    });
+    expect(run.byName("mcp-gateway-client-secret-token-exchange").inputs.metadata.name).toBe("gateway-exchange");
+    expect(
+      run.byName("kubernetes-mcp-auth-policy").inputs.spec.rules.metadata["oauth-token-exchange"].http.sharedSecretRef
+        .name,
+    ).toBe("gateway-exchange");
   });
 });

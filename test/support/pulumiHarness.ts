@@ -39,6 +39,8 @@ users:
 `;
 export const FAKE_CHECKOUT = "/home/user/mcp-gateway";
 export const FAKE_PID = "4242";
+/** The secret Keycloak "generates" for the gateway's client (the regeneration step's stdout). */
+export const FAKE_CLIENT_SECRET = "kc-generated-client-secret-9f3a";
 
 export interface Registered {
   type: string;
@@ -88,6 +90,7 @@ function commandStdout(name: string): string {
   if (name.endsWith("-git")) return `${FAKE_CHECKOUT}\n`;
   if (name.endsWith("-kubeconfig")) return FAKE_KUBECONFIG;
   if (name.endsWith("-process")) return `${FAKE_PID}\n`;
+  if (name.endsWith("-regenerate")) return FAKE_CLIENT_SECRET;
   return "";
 }
 
