@@ -32,19 +32,26 @@ interface KubeconfigDoc {
  * user, and that context current: every consumer (provider, MCP server, make steps) acts on the
  * cluster the stack was told, and holds no other cluster's credentials.
  */
-export function kubeconfigForContext(kubeconfig: string, context?: string): string {
+export function kubeconfigForContext(kubeconfig: string, context?: string, key = "the kubeconfig"): string {
   const doc = parse(kubeconfig) as KubeconfigDoc | null;
-  if (!doc || typeof doc !== "object") throw new Error("the kubeconfig is not a YAML mapping");
+  if (!doc || typeof doc !== "object") throw new Error(`${key}: expected a kubeconfig (a YAML mapping)`);
   const name = context ?? doc["current-context"];
   const chosen = doc.contexts?.find((c) => c.name === name);
   if (!chosen) {
     const known = (doc.contexts ?? []).map((c) => c.name).join(", ") || "none";
     throw new Error(
       name
-        ? `the kubeconfig has no context '${name}' (it has: ${known})`
-        : `the kubeconfig names no current-context: set cluster.context (contexts: ${known})`,
+        ? `${key}: expected a kubeconfig with the context '${name}', but its contexts are: ${known}`
+        : `${key}: expected a kubeconfig with a current-context, or cluster.context set (its contexts are: ${known})`,
     );
   }
+  const alreadyCut =
+    doc.contexts?.length === 1 &&
+    doc["current-context"] === chosen.name &&
+    (doc.clusters ?? []).every((c) => c.name === chosen.context?.cluster) &&
+    (doc.users ?? []).every((u) => u.name === chosen.context?.user);
+  // Unchanged text when there is nothing to cut: no diff for a stack whose kubeconfig already was.
+  if (alreadyCut) return kubeconfig;
   return stringify({
     ...doc,
     contexts: [chosen],
@@ -61,7 +68,9 @@ const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 const hideCredentials = `sed -u 's/\\(Admin credentials:\\).*/\\1 (not shown by mcp-gateway-stack)/'`;
 
 // Runs make with its output filtered to stderr, exiting with make's status (sh has no pipefail).
-const filteredMake = (target: string) => `make_status=$( { { make ${target} 2>&1; echo $? >&3; } | ${hideCredentials} >&2; } 3>&1 )
+const filteredMake = (
+  target: string,
+) => `make_status=$( { { make ${target} 2>&1; echo $? >&3; } | ${hideCredentials} >&2; } 3>&1 )
 [ "$make_status" -eq 0 ] || exit "$make_status"`;
 
 /**
@@ -116,7 +125,10 @@ export function kindClusters(kindBinaries: string[]): string[] | undefined {
   for (const bin of kindBinaries) {
     try {
       const out = execFileSync(bin, ["get", "clusters"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
-      return out.split("\n").map((l) => l.trim()).filter(Boolean);
+      return out
+        .split("\n")
+        .map((l) => l.trim())
+        .filter(Boolean);
     } catch {
       // Not there, or no container runtime answering: try the next, else say nothing.
     }
@@ -140,6 +152,8 @@ export interface GatewayClusterArgs {
   /** Mode `existing`: kubeconfig contents or path, a secret. */
   kubeconfig?: pulumi.Input<string>;
   context?: string;
+  /** The config key the kubeconfig came from, for errors (default `cluster.kubeconfig`). */
+  kubeconfigKey?: string;
   /** Stable identity: a re-read kubeconfig then updates the provider instead of replacing everything. */
   clusterIdentifier: string;
 }
@@ -181,7 +195,8 @@ export class GatewayCluster extends pulumi.ComponentResource {
       // (replacing every object, which the old cluster no longer holds).
       const stateDir = path.join(hostStateRoot(), stateKey);
       const clusters = kindClusters([path.resolve(projectDir, args.checkoutDir ?? ".", "bin/kind"), "kind"]);
-      const gone = readStateFile(stateDir, "made") !== undefined && clusters !== undefined && !clusters.includes(clusterName);
+      const gone =
+        readStateFile(stateDir, "made") !== undefined && clusters !== undefined && !clusters.includes(clusterName);
       const generation = restartGeneration(readStateFile(stateDir, "generation"), gone);
       if (gone) pulumi.log.warn(`Kind cluster ${clusterName} no longer exists: this update creates it again`, this);
       // Only a restart adds a key: the environment of a cluster that never went away stays as it was.
@@ -220,13 +235,19 @@ export class GatewayCluster extends pulumi.ComponentResource {
         },
         childOptions(this, opts, { additionalSecretOutputs: ["stdout"] }),
       );
-      this.kubeconfig = pulumi.secret(readKubeconfig.stdout.apply((k) => kubeconfigForContext(k)));
+      this.kubeconfig = pulumi.secret(
+        readKubeconfig.stdout.apply((k) => kubeconfigForContext(k, undefined, "kind get kubeconfig")),
+      );
     } else {
       if (args.kubeconfig === undefined) throw new Error("GatewayCluster: mode 'existing' needs a kubeconfig");
       // Contents of the chosen context alone from here on: the provider, the MCP server and the
       // setup step all get the same.
       this.kubeconfig = pulumi.secret(
-        pulumi.output(args.kubeconfig).apply((k) => kubeconfigForContext(kubeconfigContents(k), args.context)),
+        pulumi
+          .output(args.kubeconfig)
+          .apply((k) =>
+            kubeconfigForContext(kubeconfigContents(k), args.context, args.kubeconfigKey ?? "cluster.kubeconfig"),
+          ),
       );
     }
 

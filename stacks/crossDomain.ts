@@ -72,6 +72,7 @@ function buildDomain(cfg: CrossDomainConfig, base: OidcStack, d: DomainConfig, p
     mode: "existing",
     kubeconfig: d.kubeconfig,
     context: d.context,
+    kubeconfigKey: `domains[${cfg.domains.indexOf(d)}].kubeconfig`,
     clusterIdentifier: d.clusterIdentifier,
   });
   const server = new LocalMcpServer(`kubernetes-mcp-server-${d.name}`, {

@@ -43,6 +43,7 @@ export function buildNoAuth(cfg: StackConfig, projectDir: string = process.cwd()
         port: m.port,
         bindAddress: m.bindAddress,
         toolsets: m.toolsets,
+        disabledTools: disabledTools(cfg),
         // In oidc every call must bring the user's token: no credentials of its own to fall back on.
         kubeconfig:
           cfg.useCase === "no-auth" ? cluster.kubeconfig : cluster.kubeconfig.apply(kubeconfigWithoutCredentials),

@@ -30,8 +30,7 @@ export function buildStack(
     toolNames: [
       cfg.mcpServer.toolPrefix,
       ...(cfg.useCase === "cross-domain" ? cfg.domains.map((d) => d.toolPrefix) : []),
-    ]
-      .flatMap((prefix) => cfg.mcpServer.tools.filter((t) => !disabledTools(cfg).includes(t)).map((t) => prefix + t)),
+    ].flatMap((prefix) => cfg.mcpServer.tools.filter((t) => !disabledTools(cfg).includes(t)).map((t) => prefix + t)),
     inspectorCommand: inspectorCommand(url),
   };
   if (oidc) outputs.keycloakClientId = oidc.access.clientId;

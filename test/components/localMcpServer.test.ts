@@ -155,7 +155,11 @@ describe("kubernetes-mcp-server as a host process", () => {
     // The server shuts down gracefully within a few hundred ms of a SIGINT: give it the time.
     await new Promise((r) => setTimeout(r, 2000));
     expect(alive(groupPid)).toBe(true);
-    const stopped = run(stopScript, { MCP_STATE_KEY: "unit-group", MCP_PORT: otherPort, PULUMI_COMMAND_STDOUT: groupPid });
+    const stopped = run(stopScript, {
+      MCP_STATE_KEY: "unit-group",
+      MCP_PORT: otherPort,
+      PULUMI_COMMAND_STDOUT: groupPid,
+    });
     expect(stopped.status).toBe(0);
     expect(alive(groupPid)).toBe(false);
   });
@@ -274,7 +278,9 @@ describe("kubernetes-mcp-server as a host process", () => {
     const started = run(startScript, { ...extra, PATH: `${bin}:${process.env.PATH}` });
     expect(started.stderr).toBe("");
     const bound = started.stdout.trim();
-    expect(execFileSync("ps", ["-p", bound, "-o", "args="], { encoding: "utf8" })).toContain("--bind-address 127.0.0.3 ");
+    expect(execFileSync("ps", ["-p", bound, "-o", "args="], { encoding: "utf8" })).toContain(
+      "--bind-address 127.0.0.3 ",
+    );
     expect(run(stopScript, { ...extra, PULUMI_COMMAND_STDOUT: bound }).status).toBe(0);
     fs.rmSync(bin, { recursive: true });
   });

@@ -6,6 +6,7 @@ import { LocalWorkspace, PulumiCommand, type EngineEvent, type Stack } from "@pu
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { hostStateKey } from "../../components/hostState";
 
 export const REPO_ROOT = path.resolve(__dirname, "../..");
 export const PASSPHRASE = "e2e-passphrase";
@@ -77,6 +78,18 @@ export async function scratchStack(name = "dev", extraEnv: Record<string, string
     { pulumiCommand, envVars: env },
   );
   return { stack, dir, stateDir, env };
+}
+
+/**
+ * The folder where the scratch stack keeps what it runs on the host under `name` (the MCP server's
+ * pid file, kubeconfig copy and log): the local backend's organization is "organization".
+ */
+export function hostStateDir(s: Scratch, name = "kubernetes-mcp-server", stack = "dev"): string {
+  const key = hostStateKey(
+    { organization: "organization", project: "mcp-gateway-stack", stack, projectDir: s.dir },
+    name,
+  );
+  return path.join(s.env.XDG_STATE_HOME, "mcp-gateway-stack", key);
 }
 
 /** Counts the steps of one kind (`create`, `same`, ...) per resource type from engine events. */

@@ -2,7 +2,7 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { scratchStack, type Scratch } from "./engine";
+import { hostStateDir, scratchStack, type Scratch } from "./engine";
 import {
   freePort,
   tearDownStack,
@@ -56,7 +56,7 @@ describe("an up killed with SIGKILL half way", () => {
       detached: true, // its own process group: the CLI, the language host and the plugins
       stdio: "ignore",
     });
-    const pidFile = path.join(s.dir, ".xdg-state/mcp-gateway-stack/dev/server.pid");
+    const pidFile = path.join(hostStateDir(s), "server.pid");
     const deadline = Date.now() + 120_000;
     while (!(fs.existsSync(pidFile) && portAnswers(port))) {
       if (Date.now() > deadline) throw new Error("the MCP server never started");

@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GUIDE_TOOLS } from "../../components/tools";
 import { guideManifests, trimStrings } from "../support/guide";
-import { scratchStack, stepCounter, type Scratch } from "./engine";
+import { hostStateDir, scratchStack, stepCounter, type Scratch } from "./engine";
 import { listTools } from "./mcp";
 import { NO_AUTH_PLAN, OIDC_ADDS } from "./plans";
 import {
@@ -55,7 +55,7 @@ function filesUnder(dir: string): string {
 const listenerNames = async () =>
   (await apiServer.kube.get(GATEWAY)).json.spec.listeners.map((l: { name: string }) => l.name);
 const status = async (p: string) => (await apiServer.kube.get(p)).status;
-const serverStateDir = () => path.join(s.dir, ".xdg-state/mcp-gateway-stack/dev");
+const serverStateDir = () => hostStateDir(s);
 const mcpUrl = () => `http://127.0.0.1:${port}/mcp`;
 
 async function kcClient(admin: Awaited<ReturnType<Keycloak["admin"]>>, clientId: string) {

@@ -72,10 +72,14 @@ describe("use case 3 (cross-domain) with one more cluster, b, in realm cluster-b
 
   it("starts cluster b's MCP server on its port, with its own state dir and its kubeconfig without credentials", () => {
     const env = run.byName("kubernetes-mcp-server-b-process").inputs.environment;
-    expect(env).toMatchObject({ MCP_PORT: "9992", MCP_STACK: "dev/domain-b" });
+    expect(env.MCP_PORT).toBe("9992");
+    // Its own host-state folder: organization/project/stack/<project dir hash>/<component>.
+    expect(env.MCP_STATE_KEY).toMatch(/^organization\/mcp-gateway-stack\/dev\/[0-9a-f]{12}\/kubernetes-mcp-server-b$/);
     expect(parse(env.MCP_KUBECONFIG).users).toEqual([{ name: "b-admin", user: {} }]);
     expect(parse(env.MCP_KUBECONFIG).clusters[0].cluster.server).toBe("https://127.0.0.1:6444");
-    expect(run.byName("kubernetes-mcp-server-process").inputs.environment.MCP_STACK).toBe("dev");
+    expect(run.byName("kubernetes-mcp-server-process").inputs.environment.MCP_STATE_KEY).toBe(
+      env.MCP_STATE_KEY.replace(/-b$/, ""),
+    );
   });
 
   it("registers cluster b's server on the gateway's cluster under its own host and the tool prefix kube_b_", () => {

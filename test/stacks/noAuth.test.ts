@@ -1,3 +1,7 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
 import { FAKE_CHECKOUT, FAKE_KUBECONFIG, providerUrn, runStack, type StackRun } from "../support/pulumiHarness";
 import { platformPackage } from "../../components/localMcpServer";
@@ -56,11 +60,13 @@ describe("use case 1 (no-auth) with the defaults", async () => {
       GATEWAY_REF: "397bf8d68a67e53914c5712b53bac49d15c49344",
     });
     const env = run.byName("cluster-local-env");
-    expect(env.inputs).toMatchObject({
-      create: "make local-env-setup",
-      delete: "make local-env-teardown",
-      dir: FAKE_CHECKOUT,
-    });
+    expect(env.inputs.dir).toBe(FAKE_CHECKOUT);
+    // The scripts around the targets (refuse a cluster it did not make, hide the admin password)
+    // run for real in test/components/gatewayCluster.test.ts.
+    expect(env.inputs.create).toContain("make local-env-setup 2>&1");
+    expect(env.inputs.delete).toContain("make local-env-teardown 2>&1");
+    expect(env.inputs.logging).toBe("stderr");
+    expect(env.options.additionalSecretOutputs).toEqual(["stderr"]);
     expect(env.propertyDependencies.dir).toEqual([urn("mcp-gateway-checkout-git")]);
     const kubeconfig = run.byName("cluster-kubeconfig");
     expect(kubeconfig.inputs.create).toBe('bin/kind get kubeconfig --name "$KIND_CLUSTER_NAME"');
@@ -166,8 +172,10 @@ describe("use case 1 (no-auth) with the defaults", async () => {
   it("exports the gateway URL on host port 8001, the prefix, the prefixed tools and the Inspector command", () => {
     expect(run.outputs.mcpGatewayUrl).toBe("http://mcp.127-0-0-1.sslip.io:8001/mcp");
     expect(run.outputs.toolPrefix).toBe("kube_");
-    expect(run.outputs.toolNames).toHaveLength(22);
+    // The guide's 22 but configuration_view: without auth it would hand anyone the kubeconfig.
+    expect(run.outputs.toolNames).toHaveLength(21);
     expect(run.outputs.toolNames).toContain("kube_namespaces_list");
+    expect(run.outputs.toolNames).not.toContain("kube_configuration_view");
     expect(run.outputs.inspectorCommand).toContain("--server-url 'http://mcp.127-0-0-1.sslip.io:8001/mcp'");
     // A pinned Inspector that keeps its proxy's session token.
     expect(run.outputs.inspectorCommand).toMatch(/@modelcontextprotocol\/inspector@\d+\.\d+\.\d+ /);
@@ -183,25 +191,52 @@ describe("use case 1 variants", () => {
   });
 
   it("uses an existing cluster's kubeconfig and context, with no checkout and no make step", async () => {
-    const run = await runStack({
-      cluster: { mode: "existing", kubeconfig: "/home/user/.kube/config", context: "prod" },
-    });
+    const file = writeTemp(TWO_CONTEXTS);
+    const run = await runStack({ cluster: { mode: "existing", kubeconfig: file, context: "prod" } });
     const names = run.resources.map((r) => r.name);
     expect(names).not.toContain("cluster-local-env");
     expect(names).not.toContain("mcp-gateway-checkout-git");
-    expect(run.byName("cluster-provider").inputs).toMatchObject({
-      kubeconfig: "/home/user/.kube/config",
-      context: "prod",
-      clusterIdentifier: "prod",
-    });
+    expect(run.byName("cluster-provider").inputs).toMatchObject({ context: "prod", clusterIdentifier: "prod" });
+  });
+
+  it("hands the provider and the MCP server only cluster.context's context, cluster and user, made current", async () => {
+    // The file's current context is another cluster: nothing may act on it.
+    const run = await runStack({ cluster: { mode: "existing", kubeconfig: writeTemp(TWO_CONTEXTS), context: "prod" } });
+    for (const given of [
+      run.byName("cluster-provider").inputs.kubeconfig,
+      run.byName("kubernetes-mcp-server-process").inputs.environment.MCP_KUBECONFIG,
+    ]) {
+      const doc = parse(given);
+      expect(doc["current-context"]).toBe("prod");
+      expect(doc.contexts.map((c: { name: string }) => c.name)).toEqual(["prod"]);
+      expect(doc.clusters).toEqual([{ name: "prod-cluster", cluster: { server: "https://10.0.0.2:6443" } }]);
+      expect(given).not.toContain("dev-token");
+      expect(given).not.toContain("10.0.0.1");
+    }
+  });
+
+  it("binds the server where the gateway reaches it by default: the Kind network's host address, loopback on an existing cluster", async () => {
+    const kind = await runStack({});
+    expect(kind.byName("kubernetes-mcp-server-process").inputs.environment.MCP_BIND_ADDRESS).toBe("kind-network");
+    const existing = await runStack({ cluster: { mode: "existing", kubeconfig: writeTemp(FAKE_KUBECONFIG) } });
+    expect(existing.byName("kubernetes-mcp-server-process").inputs.environment.MCP_BIND_ADDRESS).toBe("127.0.0.1");
+    const chosen = await runStack({ mcpServer: { bindAddress: "172.18.0.1" } });
+    expect(chosen.byName("kubernetes-mcp-server-process").inputs.environment.MCP_BIND_ADDRESS).toBe("172.18.0.1");
+  });
+
+  it("turns configuration_view off without auth, unless mcpServer.allowConfigurationView asks for it", async () => {
+    const safe = await runStack({});
+    expect(safe.byName("kubernetes-mcp-server-process").inputs.environment.MCP_DISABLED_TOOLS).toBe(
+      "configuration_view",
+    );
+    const allowed = await runStack({ mcpServer: { allowConfigurationView: true } });
+    expect(allowed.byName("kubernetes-mcp-server-process").inputs.environment.MCP_DISABLED_TOOLS).toBe("");
+    expect(allowed.outputs.toolNames).toContain("kube_configuration_view");
+    expect(allowed.outputs.toolNames).toHaveLength(22);
   });
 
   it("reads a kubeconfig given as a path once, and hands its contents to the provider and the MCP server", async () => {
-    const fs = await import("node:fs");
-    const os = await import("node:os");
-    const path = await import("node:path");
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "kubeconfig-")), "config");
-    fs.writeFileSync(file, FAKE_KUBECONFIG);
+    const file = writeTemp(FAKE_KUBECONFIG);
     const run = await runStack({ cluster: { mode: "existing", kubeconfig: file } });
     expect(run.byName("cluster-provider").inputs.kubeconfig).toBe(FAKE_KUBECONFIG);
     expect(run.byName("kubernetes-mcp-server-process").inputs.environment.MCP_KUBECONFIG).toBe(FAKE_KUBECONFIG);
@@ -215,6 +250,27 @@ describe("use case 1 variants", () => {
     expect(run.byName("kubernetes-mcp-route").inputs.spec.rules[0].backendRefs[0].port).toBe(9777);
   });
 });
+
+/** A kubeconfig whose current context (dev) is not the one the stack is told to use (prod). */
+const TWO_CONTEXTS = `apiVersion: v1
+kind: Config
+clusters:
+  - {name: dev-cluster, cluster: {server: "https://10.0.0.1:6443"}}
+  - {name: prod-cluster, cluster: {server: "https://10.0.0.2:6443"}}
+contexts:
+  - {name: dev, context: {cluster: dev-cluster, user: dev-user}}
+  - {name: prod, context: {cluster: prod-cluster, user: prod-user}}
+current-context: dev
+users:
+  - {name: dev-user, user: {token: dev-token}}
+  - {name: prod-user, user: {token: prod-token}}
+`;
+
+function writeTemp(contents: string): string {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "kubeconfig-")), "config");
+  fs.writeFileSync(file, contents);
+  return file;
+}
 
 describe("resource options the engine acts on", async () => {
   const kind = await runStack({});

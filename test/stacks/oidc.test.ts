@@ -47,13 +47,19 @@ describe("use case 2 (oidc) with only useCase and the admin password set", async
     expect(planOf(noAuth).filter((r) => !planOf(run).includes(r))).toEqual([]);
   });
 
-  it("leaves every use-case-1 resource's inputs unchanged when the use case switches, but the server's credentials", () => {
+  it("leaves every use-case-1 resource's inputs unchanged when the use case switches, but the server's credentials and disabled tools", () => {
     for (const before of noAuth.resources.filter((r) => r.name !== "kubernetes-mcp-server-process")) {
       expect(run.byName(before.name).inputs, before.name).toEqual(before.inputs);
     }
     const [server, serverBefore] = [run, noAuth].map((r) => r.byName("kubernetes-mcp-server-process").inputs);
-    expect({ ...server.environment, MCP_KUBECONFIG: "" }).toEqual({ ...serverBefore.environment, MCP_KUBECONFIG: "" });
+    const unchanged = { MCP_KUBECONFIG: "", MCP_DISABLED_TOOLS: "" };
+    expect({ ...server.environment, ...unchanged }).toEqual({ ...serverBefore.environment, ...unchanged });
     expect(serverBefore.environment.MCP_KUBECONFIG).toBe(FAKE_KUBECONFIG);
+    // With a token per call configuration_view shows only the credential-free kubeconfig.
+    expect([serverBefore.environment.MCP_DISABLED_TOOLS, server.environment.MCP_DISABLED_TOOLS]).toEqual([
+      "configuration_view",
+      "",
+    ]);
   });
 
   it("gives the MCP server a kubeconfig without credentials: every call must bring the user's token", () => {

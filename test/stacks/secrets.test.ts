@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { FAKE_KUBECONFIG, OIDC_PASSWORD, oidcValues, plaintextPaths, runStack } from "../support/pulumiHarness";
 
 const EXISTING_KUBECONFIG =
-  "apiVersion: v1\nkind: Config\nusers:\n- name: admin\n  user:\n    token: existing-cluster-token\n";
+  "apiVersion: v1\nkind: Config\ncontexts:\n- name: c\n  context: {cluster: c, user: admin}\ncurrent-context: c\nclusters:\n- name: c\n  cluster: {server: 'https://10.0.0.1:6443'}\nusers:\n- name: admin\n  user:\n    token: existing-cluster-token\n";
 
 describe("secrets stay secret", async () => {
   const kind = await runStack(oidcValues());
