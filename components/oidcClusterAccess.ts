@@ -16,7 +16,7 @@ function oidcUserName(issuerUrl: string, username: string): string {
   return `${issuerUrl}#${username}`;
 }
 
-function clusterRoleBindingName(username: string, clusterRole: string): string {
+export function clusterRoleBindingName(username: string, clusterRole: string): string {
   return `oidc-${username}-${clusterRole}`;
 }
 

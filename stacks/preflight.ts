@@ -12,6 +12,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { RELEASE_FACTS, serverIdOf } from "../components/gatewayRelease";
 import { kubeconfigContents } from "../components/gatewayCluster";
+import { foreignObjectProblem, getClusterObject, stackObjects, type ObjectFound } from "./clusterObjects";
 import { ownerMark } from "../components/keycloakToolAccess";
 import {
   PROJECT,
@@ -50,6 +51,8 @@ export interface Probes {
   keycloakClients(login: KeycloakAdminLogin, clientId: string): Promise<ClientsFound>;
   /** Reads `<url>/realms/<realm>/.well-known/openid-configuration` (no login needed). */
   keycloakIssuer(login: Omit<KeycloakAdminLogin, "adminPassword">): Promise<IssuerFound>;
+  /** GETs an object from the API server with the kubeconfig's credentials. */
+  clusterObject(kubeconfig: string, context: string | undefined, path: string): Promise<ObjectFound>;
 }
 
 /** Node's codes for a server certificate that does not verify against the trusted CAs. */
@@ -156,6 +159,7 @@ export const realProbes: Probes = {
   readFile: (p) => (fs.existsSync(p) ? fs.readFileSync(p, "utf8") : undefined),
   keycloakClients: findKeycloakClients,
   keycloakIssuer: findKeycloakIssuer,
+  clusterObject: getClusterObject,
 };
 
 /** host and port of a URL, with the scheme's default port. */
@@ -200,7 +204,20 @@ export async function preflight(
       problems.push(`${key("cluster.mode")} = 'kind': needs 'docker' or 'podman' on PATH to run the Kind cluster`);
     }
   } else if (kubeconfig !== undefined) {
-    problems.push(...(await apiServerProblems("cluster.kubeconfig", kubeconfig, cfg.cluster.context, probes)));
+    const apiProblems = await apiServerProblems("cluster.kubeconfig", kubeconfig, cfg.cluster.context, probes);
+    problems.push(...apiProblems);
+    if (apiProblems.length === 0) {
+      const contents = kubeconfigContents(kubeconfig, probes.readFile);
+      for (const object of stackObjects(cfg)) {
+        const found = await probes.clusterObject(contents, cfg.cluster.context, object.path);
+        if ("error" in found) {
+          pulumi.log.warn(`could not check which objects of the stack's names exist (${found.error}): not checked`);
+          break;
+        }
+        const problem = foreignObjectProblem(object, found);
+        if (problem) problems.push(problem);
+      }
+    }
     // In kind mode Keycloak is created by the stack itself; on an existing cluster it must be up.
     if (cfg.keycloak && !(await probes.reachable(endpoint(cfg.keycloak.url).host, endpoint(cfg.keycloak.url).port))) {
       problems.push(

@@ -122,6 +122,11 @@ export interface Keycloak {
   api: Api;
   /** The admin REST API, logged in as the bootstrap admin. */
   admin(): Promise<Api>;
+  /**
+   * Stops Keycloak and starts it again in place (testbed/keycloak/restart.sh): same URL, TLS, admin
+   * and database, so realms and what the admin API created since survive; returns when it answers.
+   */
+  restart(): void;
   stop(): void;
 }
 
@@ -149,6 +154,7 @@ export async function startKeycloak(tag: GatewayTag): Promise<Keycloak> {
       if (res.status !== 200) throw new Error(`Keycloak admin login: ${res.status} ${res.text}`);
       return api.withToken(res.json.access_token);
     },
+    restart: () => void run("testbed/keycloak/restart.sh", [v.KEYCLOAK_DIR]),
     stop: () => void run("testbed/keycloak/stop.sh", [v.KEYCLOAK_DIR]),
   };
 }
@@ -273,6 +279,11 @@ export interface ApiServer {
   ca: string;
   /** The admin client of the API server. */
   kube: Api;
+  /**
+   * Stops kube-apiserver and starts it again in place (testbed/apiserver/restart.sh): same URL,
+   * certs and token; etcd keeps running, so every object survives. Returns when /readyz answers.
+   */
+  restart(): void;
   stop(): void;
 }
 
@@ -337,6 +348,7 @@ function apiServerAt(dir: string): ApiServer {
     token: v.APISERVER_TOKEN,
     ca: v.APISERVER_CA,
     kube: new Api(v.APISERVER_URL, fs.readFileSync(v.APISERVER_CA), `Bearer ${v.APISERVER_TOKEN}`),
+    restart: () => void run("testbed/apiserver/restart.sh", [dir]),
     stop: () => void run("testbed/apiserver/stop.sh", [dir]),
   };
 }

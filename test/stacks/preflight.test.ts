@@ -22,6 +22,7 @@ const probes = (over: Partial<Probes> = {}): Probes => ({
   readFile: () => undefined,
   keycloakClients: async () => ({ descriptions: [] }),
   keycloakIssuer: async (login) => ({ issuer: `${login.url}/realms/${login.realm}`, grantTypes: [JWT_BEARER] }),
+  clusterObject: async () => ({ found: false }),
   ...over,
 });
 const existing = (extra: Record<string, unknown> = {}) =>
@@ -46,6 +47,53 @@ describe("preflight before up", () => {
     const problems = await preflight(existing(), KUBECONFIG, probes({ reachable: async () => false }));
     expect(problems).toEqual([
       "mcp-gateway-stack:cluster.kubeconfig = (secret): its API server https://10.0.0.1:6443 is not reachable; start the cluster or fix the kubeconfig",
+    ]);
+  });
+
+  it("refuses an object of the stack's names that no Pulumi program applied: destroy would delete it", async () => {
+    const asked: string[] = [];
+    const problems = await preflight(
+      existing(),
+      KUBECONFIG,
+      probes({
+        clusterObject: async (_k, _c, path) => {
+          asked.push(path);
+          if (path.endsWith("/httproutes/kubernetes-mcp"))
+            return { found: true, managers: ["kubectl-client-side-apply"] };
+          // Applied by a Pulumi program (this stack's earlier or killed run): its own.
+          if (path.endsWith("/services/kubernetes-mcp-external"))
+            return { found: true, managers: ["pulumi-kubernetes-f4c50795", "kube-controller-manager"] };
+          return { found: false };
+        },
+      }),
+    );
+    expect(problems).toEqual([
+      "mcp-gateway-stack:mcpServer.routeName = 'kubernetes-mcp': HTTPRoute mcp-test/kubernetes-mcp already exists on the cluster and no Pulumi program applied it (its field managers: kubectl-client-side-apply); this stack would take it over and delete it on destroy. Set mcpServer.routeName to another value, or delete that object first if it is a leftover",
+    ]);
+    expect(asked).toEqual([
+      "/api/v1/namespaces/mcp-test/services/kubernetes-mcp-external",
+      "/apis/gateway.networking.k8s.io/v1/namespaces/mcp-test/httproutes/kubernetes-mcp",
+      "/apis/networking.istio.io/v1beta1/namespaces/mcp-test/serviceentries/kubernetes-mcp",
+      "/apis/mcp.kagenti.com/v1alpha1/namespaces/mcp-test/mcpservers/kubernetes-mcp-server",
+    ]);
+  });
+
+  it("checks the AuthPolicy and the binding too with OIDC, and Kuadrant's registration kind", async () => {
+    const asked: string[] = [];
+    const clusterObject = async (_k: string, _c: string | undefined, path: string) => {
+      asked.push(path);
+      return { found: false } as const;
+    };
+    const cfg = existing({
+      useCase: "oidc",
+      gateway: { release: "kuadrant-v0.9.0" },
+      keycloak: { adminPassword: "pw" },
+    });
+    await preflight(cfg, KUBECONFIG, probes({ clusterObject }), "pw");
+    expect(asked.slice(3)).toEqual([
+      "/apis/mcp.kuadrant.io/v1/namespaces/mcp-test/mcpserverregistrations/kubernetes-mcp-server",
+      "/apis/kuadrant.io/v1/namespaces/mcp-test/authpolicies/kubernetes-mcp-auth-policy",
+      "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/oidc-mcp-view",
     ]);
   });
 

@@ -8,8 +8,10 @@
 #
 #   eval "$(testbed/apiserver/start.sh)"   # stdout: KUBECONFIG=... APISERVER_DIR=... pids, URL, token
 #   testbed/apiserver/stop.sh               # stops the last one started (or: stop.sh "$APISERVER_DIR")
+#   testbed/apiserver/restart.sh [DIR]      # kube-apiserver again in place (fault-injection tests)
 #
-# Everything lives in a fresh temp dir (etcd data, keys, certs, logs, kubeconfig); ports are free
+# Everything lives in a fresh temp dir (etcd data, keys, certs, logs, kubeconfig, kube-apiserver.sh:
+# its command line, which restart.sh runs again); ports are free
 # loopback ports picked at start. Needs the binaries of testbed/apiserver/build.sh, openssl, curl, node.
 #
 # OIDC, as the MCP Gateway's Kind cluster has it: with MCP_APISERVER_OIDC_ISSUER (an https URL, e.g.
@@ -111,15 +113,30 @@ for _ in $(seq 100); do
 done
 curl -fsS -m 2 "http://127.0.0.1:$EP/health" >/dev/null 2>&1 || fail "etcd not healthy after 10s"
 
-# kube-apiserver: serving cert self-signed into --cert-dir (CA + cert for 127.0.0.1, localhost).
-# The service CIDR and SA issuer are configuration values only: nothing is routed there.
-setsid "$KUBE_APISERVER_BIN" --etcd-servers "http://127.0.0.1:$EP" \
-	--bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$SP" --cert-dir "$D/certs" \
-	--token-auth-file "$D/tokens.csv" --authorization-mode RBAC \
-	--service-account-issuer https://kubernetes.default.svc.cluster.local \
-	--service-account-key-file "$D/sa.pub" --service-account-signing-key-file "$D/sa.key" \
-	--service-cluster-ip-range 10.96.0.0/16 --profiling=false ${OIDC_FLAGS[@]+"${OIDC_FLAGS[@]}"} \
-	</dev/null >"$D/kube-apiserver.log" 2>&1 &
+# kube-apiserver: serving cert self-signed into --cert-dir (CA + cert for 127.0.0.1, localhost;
+# kept there, so a restart serves the same ones). The service CIDR and SA issuer are configuration
+# values only: nothing is routed there. --shutdown-send-retry-after: on TERM, drain the short
+# requests (new ones get 429 Retry-After), then give open watches 2 s; without it the HTTP server
+# waits for every watch (the controller-manager's, a test's) up to --request-timeout, 60 s.
+APISERVER_CMD=("$KUBE_APISERVER_BIN" --etcd-servers "http://127.0.0.1:$EP"
+	--bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$SP" --cert-dir "$D/certs"
+	--token-auth-file "$D/tokens.csv" --authorization-mode RBAC
+	--service-account-issuer https://kubernetes.default.svc.cluster.local
+	--service-account-key-file "$D/sa.pub" --service-account-signing-key-file "$D/sa.key"
+	--service-cluster-ip-range 10.96.0.0/16 --profiling=false --shutdown-send-retry-after
+	${OIDC_FLAGS[@]+"${OIDC_FLAGS[@]}"})
+# Its command line as a script, so restart.sh runs exactly this again (same port, certs, etcd).
+{
+	echo '#!/usr/bin/env bash'
+	echo '# Written by testbed/apiserver/start.sh; run by it and by restart.sh, under setsid.'
+	printf 'exec'
+	printf ' %q' "${APISERVER_CMD[@]}"
+	printf ' </dev/null >>%q 2>&1\n' "$D/kube-apiserver.log"
+} >"$D/kube-apiserver.sh"
+chmod +x "$D/kube-apiserver.sh"
+# setsid: a child of this script is no process group leader, so setsid execs without forking and
+# the script execs the server: $! is the server's pid.
+setsid "$D/kube-apiserver.sh" &
 echo $! >"$D/kube-apiserver.pid"
 
 URL=https://127.0.0.1:$SP

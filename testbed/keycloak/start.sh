@@ -4,6 +4,7 @@
 #
 #   eval "$(testbed/keycloak/start.sh GATEWAY_CHECKOUT_OR_REALM_YAML)"
 #   testbed/keycloak/stop.sh [DIR]   # default: the last started
+#   testbed/keycloak/restart.sh [DIR]   # the same Keycloak again in place, data kept (fault injection)
 #
 # REALM_SOURCE: a gateway checkout (its config/keycloak/realm-import.yaml is used) or such a YAML
 # file (a ConfigMap holding the realm JSON; see extract-realm.mjs). stdout: only `export NAME=value`
@@ -18,7 +19,8 @@
 # (server cert for IP:127.0.0.1, DNS:localhost), kc/ (this instance's Keycloak home: its own
 # data/ (H2 database, import/, transaction logs), conf/, lib/quarkus/ and kc.sh; lib/lib, themes and
 # providers are symlinks into the cached dist, which nothing writes to), tmp/ (java.io.tmpdir),
-# keycloak.log, keycloak.pid (the process group / session leader), env.
+# keycloak.log, keycloak.pid (the process group / session leader), env, keycloak.sh (environment and
+# command line, which restart.sh runs again).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -111,21 +113,34 @@ JOPTS="-Djava.io.tmpdir=$D/tmp --add-opens=java.base/java.lang=ALL-UNNAMED ${MCP
 # test CA, so a realm whose identity provider is another realm of this server (use case 3's JWT
 # authorization grant) can fetch that realm's JWKS from https://127.0.0.1:PORT; without it the grant
 # fails with "Invalid signature" and nothing in the log.
+# --import-realm skips a realm that exists already (its default strategy), and the bootstrap admin
+# is created only in an empty database: run again (restart.sh), this keeps all data in kc/data/.
+KC_CMD=("$K/bin/kc.sh" start --optimized
+	--import-realm --cache=local
+	--http-enabled=false --http-host=127.0.0.1 --http-port="$HTTP_PORT" --https-port="$PORT"
+	--http-management-port="$MGMT_PORT"
+	--hostname="$URL"
+	--https-certificate-file="$D/tls.crt" --https-certificate-key-file="$D/tls.key"
+	--truststore-paths="$D/ca.crt")
+# The environment and command line as a script, so restart.sh runs exactly this again. It writes
+# its own pid (the session and group id once setsid ran it, whatever setsid did) and appends to the log.
+{
+	echo '#!/usr/bin/env bash'
+	echo '# Written by testbed/keycloak/start.sh; run by it and by restart.sh, under setsid.'
+	# shellcheck disable=SC2016 # $$: the script's own pid
+	printf 'echo $$ >%q\n' "$D/keycloak.pid"
+	printf 'export %s=%q\n' KC_BOOTSTRAP_ADMIN_USERNAME "$ADMIN_USER" KC_BOOTSTRAP_ADMIN_PASSWORD "$ADMIN_PASSWORD" \
+		JAVA_HOME "$KEYCLOAK_JAVA_HOME" JAVA_OPTS_APPEND "$JOPTS"
+	printf 'exec'
+	printf ' %q' "${KC_CMD[@]}"
+	printf ' </dev/null >>%q 2>&1\n' "$D/keycloak.log"
+} >"$D/keycloak.sh"
+chmod 700 "$D/keycloak.sh" # holds the admin password, as env does
+
 # setsid: Keycloak outlives this script, gets no signal from its terminal, and is a process group
-# of its own (kc.sh and its java) that stop.sh signals as a whole. The wrapper writes its own pid:
-# the session and group id, whatever setsid did.
+# of its own (kc.sh and its java) that stop.sh signals as a whole.
 log "starting Keycloak (Java $JMAJOR from $KEYCLOAK_JAVA_HOME) on $URL, instance dir $D"
-# shellcheck disable=SC2016 # $$, $0, $@ are the wrapper's own
-KC_BOOTSTRAP_ADMIN_USERNAME=$ADMIN_USER KC_BOOTSTRAP_ADMIN_PASSWORD=$ADMIN_PASSWORD \
-	JAVA_HOME=$KEYCLOAK_JAVA_HOME JAVA_OPTS_APPEND=$JOPTS \
-	setsid bash -c 'echo $$ >"$0/keycloak.pid"; exec "$@"' "$D" "$K/bin/kc.sh" start --optimized \
-	--import-realm --cache=local \
-	--http-enabled=false --http-host=127.0.0.1 --http-port="$HTTP_PORT" --https-port="$PORT" \
-	--http-management-port="$MGMT_PORT" \
-	--hostname="$URL" \
-	--https-certificate-file="$D/tls.crt" --https-certificate-key-file="$D/tls.key" \
-	--truststore-paths="$D/ca.crt" \
-	</dev/null >"$D/keycloak.log" 2>&1 &
+setsid "$D/keycloak.sh" &
 for _ in $(seq 50); do [[ -s $D/keycloak.pid ]] && break; sleep 0.1; done
 [[ -s $D/keycloak.pid ]] || fail "Keycloak did not start (no pid)"
 PID=$(cat "$D/keycloak.pid")

@@ -2,6 +2,7 @@
 # Stops a Keycloak of testbed/keycloak/start.sh and removes its instance dir.
 #   testbed/keycloak/stop.sh [DIR]   # DIR: KEYCLOAK_DIR printed by start.sh; default: the last started
 #   MCP_KEYCLOAK_KEEP=1              # keep the dir (logs, data) after stopping
+#   testbed/keycloak/stop.sh --process-only DIR   # stop it only: dir and `current` kept (restart.sh)
 # TERM to its process group (kc.sh and its java), up to 20 s to exit, then KILL. Harmless when it
 # is already stopped or the dir is gone.
 set -euo pipefail
@@ -10,6 +11,8 @@ CACHE=${MCP_STACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mcp-gateway-stack}
 CURRENT=$CACHE/keycloak/current
 log() { echo "keycloak-stop: $*" >&2; }
 
+PROCESS_ONLY=
+[[ ${1:-} != --process-only ]] || { PROCESS_ONLY=1 && shift; }
 D=${1:-$(cat "$CURRENT" 2>/dev/null || true)}
 [[ -n $D ]] || {
 	log "nothing to stop (no DIR given, no $CURRENT)"
@@ -67,6 +70,7 @@ if [[ $PGID =~ ^[0-9]+$ ]] && ours; then
 else
 	log "Keycloak of $D was not running"
 fi
+[[ -z $PROCESS_ONLY ]] || exit 0
 forget
 if [[ ${MCP_KEYCLOAK_KEEP:-} == 1 ]]; then
 	log "kept $D (MCP_KEYCLOAK_KEEP=1)"

@@ -65,6 +65,12 @@ pulumi_env() {
 	mkdir -p "$STATE/backend" "$STATE/standins" "$XDG_STATE_HOME"
 	[[ -s $STATE/passphrase ]] || (umask 077 && head -c 24 /dev/urandom | base64 >"$STATE/passphrase")
 }
+# The pid file of the kubernetes-mcp-server the stack started, if any: the stack keeps it in its
+# host-state folder, <org>/<project>/<stack>/<hash of the project dir>/kubernetes-mcp-server
+# (components/hostState.ts), below the XDG_STATE_HOME pulumi_env gives the engine.
+server_pidfile() {
+	find "$STATE/xdg-state/mcp-gateway-stack" -path "*/mcp-gateway-stack/$STACK/*/kubernetes-mcp-server/server.pid" 2>/dev/null | head -n 1
+}
 in_project() { (cd "$STATE/project" && "$@" 9>&-); }
 stack_exists() {
 	[[ -d $STATE/project ]] || return 1
@@ -212,7 +218,8 @@ status() {
 	if [[ -n $(get KEYCLOAK_DIR) ]]; then
 		if keycloak_alive; then echo "Keycloak: running, $(get KEYCLOAK_URL) (pid $(cat "$(get KEYCLOAK_DIR)/keycloak.pid"))"; else echo "Keycloak: not running"; fi
 	fi
-	local pidfile=$STATE/xdg-state/mcp-gateway-stack/$STACK/server.pid
+	local pidfile
+	pidfile=$(server_pidfile)
 	if alive "$pidfile"; then echo "kubernetes-mcp-server: running, http://127.0.0.1:$(get MCP_PORT)/mcp (pid $(cat "$pidfile"))"; else echo "kubernetes-mcp-server: not running"; fi
 	if stack_exists; then
 		pulumi_env
@@ -234,8 +241,9 @@ down() {
 			phase 3 "pulumi destroy done"
 		else
 			# Their state went with them (etcd and Keycloak's database live in their temp dirs).
-			local pidfile=$STATE/xdg-state/mcp-gateway-stack/$STACK/server.pid
-			alive "$pidfile" && kill "$(cat "$pidfile")"
+			local pidfile
+			pidfile=$(server_pidfile)
+			if alive "$pidfile"; then kill "$(cat "$pidfile")"; fi
 			phase 3 "API server or Keycloak already gone: their objects went with them; stack state dropped"
 		fi
 		quiet in_project pulumi stack rm --yes --force "$STACK"
