@@ -74,6 +74,12 @@ const bindAddress = passing(
   (s) => isIP(s) !== 0 || s === KIND_NETWORK,
   `an IP address such as 127.0.0.1, or '${KIND_NETWORK}' (the host's address on the Kind network)`,
 );
+// It names the ClusterRoleBinding (oidc-<username>-<clusterRole>) and its subject <issuer>#<username>;
+// Keycloak keeps user names in lower case.
+const keycloakUsername = matching(
+  /^[a-z0-9][a-z0-9._@-]{0,99}$/,
+  "a Keycloak user name of lower-case letters, digits, '.', '_', '@' and '-' (no spaces: it names the ClusterRoleBinding oidc-<username>-<clusterRole>)",
+);
 const urlPath = matching(/^\/[A-Za-z0-9._~\-/]*$/, "an absolute URL path such as /mcp");
 const pemCertificate = matching(/-----BEGIN CERTIFICATE-----/, "a PEM certificate");
 
@@ -284,7 +290,7 @@ function keycloakSchema(release: GatewayRelease) {
         RELEASE_FACTS[release].realmHoldsToolAccess ? "reference" : "create",
       ),
       group: v.optional(text, "engineering"),
-      username: v.optional(text, "mcp"),
+      username: v.optional(keycloakUsername, "mcp"),
     }),
     required(
       "adminPassword",

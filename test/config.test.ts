@@ -58,6 +58,11 @@ describe("config validation", () => {
       "mcp-gateway-stack:mcpServer.namespace = 'mcp.test': expected a DNS label (lower-case letters, digits and '-', at most 63)",
     ],
     [
+      "a Keycloak user name with a space (it names the ClusterRoleBinding; the keycloak group is secret, so no value shown)",
+      { useCase: "oidc", keycloak: { adminPassword: "pw", username: "mcp user" } },
+      "mcp-gateway-stack:keycloak.username = (value not shown): expected a Keycloak user name of lower-case letters, digits, '.', '_', '@' and '-' (no spaces: it names the ClusterRoleBinding oidc-<username>-<clusterRole>)",
+    ],
+    [
       "a namespace over 63 characters",
       { mcpServer: { namespace: "n".repeat(64) } },
       `mcp-gateway-stack:mcpServer.namespace = '${"n".repeat(64)}': expected a DNS label (lower-case letters, digits and '-', at most 63)`,

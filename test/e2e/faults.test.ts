@@ -52,6 +52,8 @@ async function serverToken(): Promise<string> {
     subject_token: await login("mcp", "mcp"),
     subject_token_type: "urn:ietf:params:oauth:token-type:access_token",
     audience: SERVER,
+    // As the AuthPolicy's exchange asks: the API server's username claim is preferred_username.
+    scope: "openid profile groups",
   });
   if (res.status !== 200) throw new Error(`token exchange: ${res.status} ${res.text}`);
   return res.json.access_token;
@@ -177,6 +179,22 @@ describe("faults made out of band converge in one up", () => {
     expect(refused.isError).toBe(true);
     const up = await converge("the ClusterRoleBinding deleted", true);
     expect(changes(up)).toEqual({ create: 1, update: 1 });
+    await expectToolCallWorks();
+  });
+
+  it("the API server restarted: up changes nothing, and the server's calls work again", async () => {
+    apiServer.restart();
+    const up = await converge("the API server restarted", false);
+    expect(changes(up)).toEqual({ update: 1 });
+    expect(servers()).toHaveLength(1);
+    await expectToolCallWorks();
+  });
+
+  it("Keycloak restarted: up changes nothing, and tokens and calls work again", async () => {
+    keycloak.restart();
+    admin = await keycloak.admin();
+    const up = await converge("Keycloak restarted", false);
+    expect(changes(up)).toEqual({ update: 1 });
     await expectToolCallWorks();
   });
 

@@ -111,6 +111,17 @@ export class Api {
   }
 }
 
+/**
+ * Closes the idle keep-alive sockets of https.globalAgent (Api's) to `url`'s server after a restart:
+ * the old process closed them, but a synchronous restart gives the event loop no turn to notice, so
+ * the next request would go out on a dead one ("socket hang up").
+ */
+function dropIdleSockets(url: string): void {
+  const host = new URL(url).host; // the agent names sockets "host:port:..."
+  for (const [name, sockets] of Object.entries(https.globalAgent.freeSockets))
+    if (name.startsWith(`${host}:`)) for (const s of sockets ?? []) s.destroy();
+}
+
 export interface Keycloak {
   dir: string;
   url: string;
@@ -154,7 +165,10 @@ export async function startKeycloak(tag: GatewayTag): Promise<Keycloak> {
       if (res.status !== 200) throw new Error(`Keycloak admin login: ${res.status} ${res.text}`);
       return api.withToken(res.json.access_token);
     },
-    restart: () => void run("testbed/keycloak/restart.sh", [v.KEYCLOAK_DIR]),
+    restart: () => {
+      run("testbed/keycloak/restart.sh", [v.KEYCLOAK_DIR]);
+      dropIdleSockets(v.KEYCLOAK_URL);
+    },
     stop: () => void run("testbed/keycloak/stop.sh", [v.KEYCLOAK_DIR]),
   };
 }
@@ -348,7 +362,10 @@ function apiServerAt(dir: string): ApiServer {
     token: v.APISERVER_TOKEN,
     ca: v.APISERVER_CA,
     kube: new Api(v.APISERVER_URL, fs.readFileSync(v.APISERVER_CA), `Bearer ${v.APISERVER_TOKEN}`),
-    restart: () => void run("testbed/apiserver/restart.sh", [dir]),
+    restart: () => {
+      run("testbed/apiserver/restart.sh", [dir]);
+      dropIdleSockets(v.APISERVER_URL);
+    },
     stop: () => void run("testbed/apiserver/stop.sh", [dir]),
   };
 }

@@ -1,9 +1,14 @@
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
-import { FAKE_CHECKOUT, FAKE_KUBECONFIG, providerUrn, runStack, type StackRun } from "../support/pulumiHarness";
+import {
+  FAKE_CHECKOUT,
+  FAKE_KUBECONFIG,
+  TWO_CONTEXTS,
+  providerUrn,
+  runStack,
+  writeTemp,
+  type StackRun,
+} from "../support/pulumiHarness";
 import { platformPackage } from "../../components/localMcpServer";
 import { guideManifests } from "../support/guide";
 
@@ -250,27 +255,6 @@ describe("use case 1 variants", () => {
     expect(run.byName("kubernetes-mcp-route").inputs.spec.rules[0].backendRefs[0].port).toBe(9777);
   });
 });
-
-/** A kubeconfig whose current context (dev) is not the one the stack is told to use (prod). */
-const TWO_CONTEXTS = `apiVersion: v1
-kind: Config
-clusters:
-  - {name: dev-cluster, cluster: {server: "https://10.0.0.1:6443"}}
-  - {name: prod-cluster, cluster: {server: "https://10.0.0.2:6443"}}
-contexts:
-  - {name: dev, context: {cluster: dev-cluster, user: dev-user}}
-  - {name: prod, context: {cluster: prod-cluster, user: prod-user}}
-current-context: dev
-users:
-  - {name: dev-user, user: {token: dev-token}}
-  - {name: prod-user, user: {token: prod-token}}
-`;
-
-function writeTemp(contents: string): string {
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "kubeconfig-")), "config");
-  fs.writeFileSync(file, contents);
-  return file;
-}
 
 describe("resource options the engine acts on", async () => {
   const kind = await runStack({});

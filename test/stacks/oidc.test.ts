@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import { guideKeycloak, guideManifests, trimStrings } from "../support/guide";
 import { parse } from "yaml";
 import {
+  TWO_CONTEXTS,
+  writeTemp,
   FAKE_CLIENT_SECRET,
   FAKE_KUBECONFIG,
   OIDC_PASSWORD,
@@ -267,6 +269,16 @@ describe("use case 2 on a stack made before the Keycloak provider and the setup 
 });
 
 describe("use case 2 variants", () => {
+  it("hands the token-exchange make step the kubeconfig of cluster.context alone, made current", async () => {
+    const run = await runStack(
+      oidcValues({ cluster: { mode: "existing", kubeconfig: writeTemp(TWO_CONTEXTS), context: "prod" } }),
+    );
+    const given = parse(run.byName("oauth-token-exchange-setup").inputs.environment.STACK_KUBECONFIG);
+    expect(given["current-context"]).toBe("prod");
+    expect(given.contexts.map((c: { name: string }) => c.name)).toEqual(["prod"]);
+    expect(JSON.stringify(given)).not.toContain("dev-token");
+  });
+
   it("looks up the client, roles and group a newer realm import already has and writes nothing to Keycloak (no 409, destroy keeps the realm)", async () => {
     const run = await runStack(
       oidcValues({ keycloak: { adminPassword: OIDC_PASSWORD, existingObjects: "reference" } }),

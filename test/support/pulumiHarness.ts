@@ -229,3 +229,25 @@ export const DOMAIN_B = {
   host: "kube-b.example.test",
 };
 export const crossDomainValues = (domains: unknown[] = [DOMAIN_B]) => oidcValues({ useCase: "cross-domain", domains });
+
+/** A kubeconfig whose current context (dev) is not the one the stack is told to use (prod). */
+export const TWO_CONTEXTS = `apiVersion: v1
+kind: Config
+clusters:
+  - {name: dev-cluster, cluster: {server: "https://10.0.0.1:6443"}}
+  - {name: prod-cluster, cluster: {server: "https://10.0.0.2:6443"}}
+contexts:
+  - {name: dev, context: {cluster: dev-cluster, user: dev-user}}
+  - {name: prod, context: {cluster: prod-cluster, user: prod-user}}
+current-context: dev
+users:
+  - {name: dev-user, user: {token: dev-token}}
+  - {name: prod-user, user: {token: prod-token}}
+`;
+
+/** A kubeconfig file in a temp dir of its own. */
+export function writeTemp(contents: string): string {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "kubeconfig-")), "config");
+  fs.writeFileSync(file, contents);
+  return file;
+}

@@ -95,13 +95,44 @@ require_module() {
 	fi
 }
 
+# Cold builds on 2 cores, in seconds (measured 2026-12-07), for the progress line's estimate.
+typical_seconds() {
+	case $1 in pulumi) echo 360 ;; kubernetes) echo 720 ;; command) echo 60 ;; keycloak) echo 80 ;; *) echo 60 ;; esac
+}
+
+# with_progress COMPONENT VERSION COMMAND...: runs COMMAND, and while it runs says every 30 s how
+# long it has taken and about how long it takes (this machine's last build of it, else the table):
+# a cold first run builds for about 20 minutes, and should not look hung.
+with_progress() {
+	local c=$1 v=$2 started=$SECONDS estimate
+	shift 2
+	estimate=$(build_seconds "$c")
+	[[ $estimate -gt 0 ]] || estimate=$(typical_seconds "$c")
+	"$@" &
+	local pid=$!
+	while ! wait_up_to 30 "$pid"; do
+		log "still building $c $v: $((SECONDS - started)) s so far, about $estimate s in all"
+	done
+	wait "$pid"
+}
+
+# wait_up_to SECONDS PID: true once PID has exited, false when SECONDS pass first.
+wait_up_to() {
+	local i
+	for ((i = 0; i < $1; i++)); do
+		kill -0 "$2" 2>/dev/null || return 0
+		sleep 1
+	done
+	! kill -0 "$2" 2>/dev/null
+}
+
 # go_build COMPONENT VERSION DIR OUTPUT PACKAGE LDFLAGS [GO BUILD FLAGS...]: logs to $TC/logs,
 # fails with the log tail.
 go_build() {
 	local c=$1 v=$2 dir=$3 out=$4 pkg=$5 ldflags=$6 logf=$TC/logs/$1-$2.log
 	shift 6
 	log "building $c $v ($pkg), log: $logf"
-	if ! (cd "$dir" && go build "$@" -ldflags "-s -w $ldflags" -o "$out" "$pkg") >>"$logf" 2>&1; then
+	if ! with_progress "$c" "$v" bash -c 'cd "$1" && shift && exec go build "$@"' _ "$dir" "$@" -ldflags "-s -w $ldflags" -o "$out" "$pkg" >>"$logf" 2>&1; then
 		tail -n 30 "$logf" >&2
 		die "$c" "$v" "go build of $pkg in $dir failed (full log: $logf)"
 	fi
