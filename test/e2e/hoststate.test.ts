@@ -115,7 +115,7 @@ describe("kind mode: the cluster the stack made, deleted out of band", () => {
   });
 
   it("up makes the cluster and records it in the cluster's host-state folder", async () => {
-    const result = await s.stack.up();
+    const result = await s.stack.up({ onOutput: (o) => process.stderr.write(o) }); // DEBUG
     expect(result.summary.result).toBe("succeeded");
     expect(makeAndKind(bed)).toEqual([
       `make local-env-setup KIND_CLUSTER_NAME=${CLUSTER}`,

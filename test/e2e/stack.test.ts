@@ -1,11 +1,12 @@
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GUIDE_TOOLS } from "../../components/tools";
 import { guideManifests, trimStrings } from "../support/guide";
 import { hostStateDir, scratchStack, stepCounter, type Scratch } from "./engine";
-import { listTools } from "./mcp";
+import { callTool, listTools } from "./mcp";
 import { NO_AUTH_PLAN, OIDC_ADDS } from "./plans";
 import {
   freePort,
@@ -102,9 +103,31 @@ describe("use case 1, then 2, then 1 again, then destroy, on the real engine", (
     // The server outlived the command plugin that started it, and serves the guide's tools.
     // All the guide's tools but configuration_contexts_list, which the binary offers only for a
     // kubeconfig with more than one context (the test bed's has one).
+    // configuration_view is off without auth: it would hand any caller the kubeconfig's token.
     const tools = await listTools(mcpUrl());
-    expect(tools).toEqual(expect.arrayContaining(GUIDE_TOOLS.filter((t) => t !== "configuration_contexts_list")));
+    expect(tools).toEqual(
+      expect.arrayContaining(
+        GUIDE_TOOLS.filter((t) => t !== "configuration_contexts_list" && t !== "configuration_view"),
+      ),
+    );
+    expect(tools).not.toContain("configuration_view");
+    const viewed = await callTool(mcpUrl(), "configuration_view");
+    expect(viewed.isError).toBe(true);
+    expect(viewed.text).not.toContain(apiServer.token);
     expect(processesWith("kubernetes-mcp-server", `--port ${port} `)).toHaveLength(1);
+  });
+
+  it("listens on the address it was given only: another address of this machine gets no answer", async () => {
+    const other = Object.values(os.networkInterfaces())
+      .flat()
+      .find((a) => a && a.family === "IPv4" && !a.internal)?.address;
+    expect(other, "this machine has a non-loopback IPv4 address").toBeDefined();
+    const answered = await fetch(`http://${other}:${port}/healthz`).then(
+      () => true,
+      () => false,
+    );
+    expect(answered).toBe(false);
+    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).ok).toBe(true);
   });
 
   it("a second up changes nothing (the Gateway patch's positional diff excepted) and keeps the same server", async () => {
