@@ -68,9 +68,10 @@ const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 const hideCredentials = `sed -u 's/\\(Admin credentials:\\).*/\\1 (not shown by mcp-gateway-stack)/'`;
 
 // Runs make with its output filtered to stderr, exiting with make's status (sh has no pipefail).
+// Make gets no fd 3: a process it leaves running would hold it open and hang the step.
 const filteredMake = (
   target: string,
-) => `make_status=$( { { make ${target} 2>&1; echo $? >&3; } | ${hideCredentials} >&2; } 3>&1 )
+) => `make_status=$( { { make ${target} 3>&- 2>&1; echo $? >&3; } | ${hideCredentials} >&2; } 3>&1 )
 [ "$make_status" -eq 0 ] || exit "$make_status"`;
 
 /**

@@ -16,7 +16,7 @@ import { hostStateKey } from "../../components/hostState";
 // Kind mode's create, update and delete scripts, run for real with /bin/sh (as the command
 // provider runs them) in a checkout whose bin/kind and make are small fakes: a fake cluster
 // list, a call log, and a make that prints what the real `make local-env-setup` prints.
-function checkout(existing: string[] = [], makeStatus = 0) {
+function checkout(existing: string[] = [], makeStatus = 0, leaveRunning = "") {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kind-scripts-"));
   fs.mkdirSync(path.join(dir, "bin"));
   fs.mkdirSync(path.join(dir, "fakebin"));
@@ -29,7 +29,7 @@ function checkout(existing: string[] = [], makeStatus = 0) {
   );
   fs.writeFileSync(
     path.join(dir, "fakebin/make"),
-    `#!/bin/sh\necho "make $*" >> ${log}\necho "Creating cluster..."\necho "Admin credentials: admin / s3cret-admin"\necho "done" >&2\nexit ${makeStatus}\n`,
+    `#!/bin/sh\necho "make $*" >> ${log}\necho "Creating cluster..."\necho "Admin credentials: admin / s3cret-admin"\necho "done" >&2\n${leaveRunning}\nexit ${makeStatus}\n`,
     { mode: 0o755 },
   );
   const state = path.join(dir, "state");
@@ -63,6 +63,14 @@ describe("the Kind cluster's scripts", () => {
     expect(c.calls()).toEqual(["kind get clusters", "make local-env-setup"]);
     expect(fs.readFileSync(c.stateFile("made"), "utf8")).toBe("created\n");
     expect(fs.existsSync(c.stateFile("lock"))).toBe(false);
+  });
+
+  it("end with make, even when make leaves a process running (as Kind's daemons, or the test bed's API server)", () => {
+    const c = checkout([], 0, "sleep 20 >/dev/null 2>&1 &");
+    const t0 = Date.now();
+    const r = c.run(kindSetupScript("key", false));
+    expect(r.status, r.stderr).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(10_000);
   });
 
   it("fail with make's status when make fails", () => {
