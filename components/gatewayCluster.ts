@@ -79,7 +79,11 @@ const filteredMake = (
  * refused, or taken as it is when `cluster.adopt` asks (and then left by destroy). Prints what
  * it did (`created` or `adopted`), which the delete step reads.
  */
-export const kindSetupScript = (stateKey: string, adopt: boolean) => `set -eu
+export const kindSetupScript = (
+  stateKey: string,
+  adopt: boolean,
+) => `# make local-env-setup, unless a Kind cluster of that name exists (${adopt ? "adopted" : "refused"})
+set -eu
 MCP_STATE_KEY=${shellQuote(stateKey)}
 ${stateDirShell}trap 'rm -rf "$lock"' EXIT
 kind=bin/kind; [ -x "$kind" ] || kind=$(command -v kind || true)
@@ -110,7 +114,10 @@ echo "$made"
 `;
 
 /** Tears down only a cluster this stack created. */
-export const kindTeardownScript = (stateKey: string) => `set -eu
+export const kindTeardownScript = (
+  stateKey: string,
+) => `# make local-env-teardown, of a cluster this stack created (an adopted one is left)
+set -eu
 MCP_STATE_KEY=${shellQuote(stateKey)}
 ${stateDirShell}trap 'rm -rf "$lock"' EXIT
 if [ "\${PULUMI_COMMAND_STDOUT:-}" = adopted ]; then
@@ -229,7 +236,10 @@ export class GatewayCluster extends pulumi.ComponentResource {
         {
           // The Makefile installs kind into the checkout's bin/.
           dir: this.setup.dir.apply((d) => d ?? "."),
-          create: 'bin/kind get kubeconfig --name "$KIND_CLUSTER_NAME"',
+          // An adopted cluster's checkout may never have run make, which installs bin/kind.
+          create: args.adopt
+            ? 'kind=bin/kind; [ -x "$kind" ] || kind=kind; "$kind" get kubeconfig --name "$KIND_CLUSTER_NAME"'
+            : 'bin/kind get kubeconfig --name "$KIND_CLUSTER_NAME"',
           environment,
           // Never print the kubeconfig: it holds the cluster's admin client key.
           logging: "stderr",

@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT, scratchStack } from "./engine";
-import { startApiServer, type ApiServer } from "./testbed";
+import { startApiServer, startKeycloak, type ApiServer, type Keycloak } from "./testbed";
 
 // The policy pack run by the real engine, `pulumi preview --policy-pack policy` with no policy
 // config: the dev stack as shipped (kind mode), in use case 1 and in use case 3, and a program
@@ -26,13 +26,19 @@ function expectEveryPolicyRan(output: string) {
 }
 
 let clusterB: ApiServer;
+let keycloak: Keycloak;
 
-beforeAll(() => {
+beforeAll(async () => {
   // Use case 3's further cluster must answer the preflight; the gateway's cluster is Kind's (not made).
   clusterB = startApiServer();
+  // Use case 3's preview reads realm mcp's gateway client (its id for the sub mapper) from Keycloak.
+  keycloak = await startKeycloak("guide-397bf8d");
 });
 
-afterAll(() => clusterB?.stop());
+afterAll(() => {
+  clusterB?.stop();
+  keycloak?.stop();
+});
 
 describe("the policy pack in a real preview, without a policy config", () => {
   it("lets use case 1 through, every policy run", async () => {
@@ -47,7 +53,11 @@ describe("the policy pack in a real preview, without a policy config", () => {
     await stack.setAllConfig(
       {
         useCase: { value: "cross-domain" },
-        "keycloak.adminPassword": { value: "preview-admin-password", secret: true },
+        "keycloak.url": { value: keycloak.url },
+        "keycloak.adminUser": { value: keycloak.adminUser },
+        "keycloak.adminPassword": { value: keycloak.adminPassword, secret: true },
+        "keycloak.rootCaCertificate": { value: fs.readFileSync(keycloak.ca, "utf8") },
+        "keycloak.tlsInsecureSkipVerify": { value: "false" },
         "domains[0].name": { value: "b" },
         "domains[0].realm": { value: "cluster-b" },
         "domains[0].kubeconfig": { value: fs.readFileSync(clusterB.kubeconfig, "utf8"), secret: true },

@@ -68,8 +68,8 @@ describe("use case 1 (no-auth) with the defaults", async () => {
     expect(env.inputs.dir).toBe(FAKE_CHECKOUT);
     // The scripts around the targets (refuse a cluster it did not make, hide the admin password)
     // run for real in test/components/gatewayCluster.test.ts.
-    expect(env.inputs.create).toContain("make local-env-setup 2>&1");
-    expect(env.inputs.delete).toContain("make local-env-teardown 2>&1");
+    expect(env.inputs.create).toContain("make local-env-setup 3>&- 2>&1");
+    expect(env.inputs.delete).toContain("make local-env-teardown 3>&- 2>&1");
     expect(env.inputs.logging).toBe("stderr");
     expect(env.options.additionalSecretOutputs).toEqual(["stderr"]);
     expect(env.propertyDependencies.dir).toEqual([urn("mcp-gateway-checkout-git")]);
@@ -218,6 +218,13 @@ describe("use case 1 variants", () => {
       expect(given).not.toContain("dev-token");
       expect(given).not.toContain("10.0.0.1");
     }
+  });
+
+  it("with cluster.adopt reads the kubeconfig with bin/kind, else the kind on PATH (make never ran to install it)", async () => {
+    const run = await runStack({ cluster: { adopt: true } });
+    expect(run.byName("cluster-kubeconfig").inputs.create).toBe(
+      'kind=bin/kind; [ -x "$kind" ] || kind=kind; "$kind" get kubeconfig --name "$KIND_CLUSTER_NAME"',
+    );
   });
 
   it("binds the server where the gateway reaches it by default: the Kind network's host address, loopback on an existing cluster", async () => {

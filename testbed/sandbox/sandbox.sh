@@ -165,6 +165,10 @@ up() {
 		quiet in_project pulumi config set --path keycloak.adminUser "$(get KEYCLOAK_ADMIN_USER)"
 		quiet in_project pulumi config set --path --secret keycloak.adminPassword "$(get KEYCLOAK_ADMIN_PASSWORD)"
 		quiet in_project pulumi config set --path keycloak.rootCaCertificate -- "$(cat "$(get KEYCLOAK_CA)")"
+		# The loopback API server runs no ClusterRole aggregation: the default `view` grants nothing
+		# there, so user mcp is bound to cluster-admin (sandbox only, as the e2e tests do).
+		quiet in_project pulumi config set --path oidc.clusterRole cluster-admin
+		quiet in_project pulumi config set --path oidc.allowClusterAdmin true
 	fi
 	cp "$STATE/project/Pulumi.$STACK.yaml" "$STATE/"
 	phase "$n" "stack '$STACK' configured ($use_case, existing cluster)"
