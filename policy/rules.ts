@@ -28,8 +28,11 @@ export const CLUSTER_ACCESS_TYPE = "mcp-gateway-stack:auth:OidcClusterAccess";
  * authentication rule, and every AuthPolicy aims at a declared route; without, no AuthPolicy.
  */
 export function authPolicyMatchesUseCase(resources: SeenResource[]): string[] {
-  const policies = resources.filter((r) => r.type === AUTH_POLICY_TYPE);
-  const routes = resources.filter((r) => r.type === HTTP_ROUTE_TYPE);
+  // A preview onto a cluster that does not exist yet (kind mode) knows none of its objects'
+  // outputs: those are judged by the up that makes them, not refused for being unknown.
+  const known = (r: SeenResource) => r.props?.spec !== undefined;
+  const policies = resources.filter((r) => r.type === AUTH_POLICY_TYPE && known(r));
+  const routes = resources.filter((r) => r.type === HTTP_ROUTE_TYPE && known(r));
   if (!resources.some((r) => r.type === TOOL_ACCESS_TYPE)) {
     return policies.map(
       (p) =>

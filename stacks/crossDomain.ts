@@ -147,8 +147,8 @@ function buildDomain(cfg: CrossDomainConfig, base: OidcStack, d: DomainConfig, p
     `${names.routeName}-auth`,
     {
       policyName: `${names.routeName}-auth-policy`,
-      routeName: registration.routeName,
-      namespace: registration.routeNamespace,
+      routeName: names.routeName,
+      namespace: m.namespace,
       issuerUrl: gatewayIssuer,
       tokenExchangeSecret: oidc.tokenExchangeSecret,
       rolePrefix: release.rolePrefix,
@@ -161,7 +161,10 @@ function buildDomain(cfg: CrossDomainConfig, base: OidcStack, d: DomainConfig, p
       }),
     },
     // Its first step reads the gateway client's Secret: after the generated secret is in it.
-    { ...onGatewayCluster, dependsOn: [base.tokenExchange.step, base.gatewayClientSecret.patch, trust] },
+    {
+      ...onGatewayCluster,
+      dependsOn: [base.tokenExchange.step, base.gatewayClientSecret.patch, trust, registration.route],
+    },
   );
   const clusterAccess = new OidcClusterAccess(
     `oidc-user-${d.name}`,

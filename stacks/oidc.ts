@@ -68,15 +68,17 @@ export function buildOidc(cfg: StackConfig, projectDir?: string): OidcStack {
     "kubernetes-mcp-auth",
     {
       policyName: `${cfg.mcpServer.routeName}-auth-policy`,
-      routeName: registration.routeName,
-      namespace: registration.routeNamespace,
+      // Names as configured, not the route's outputs: known in a preview, so the diff and the
+      // policy pack see the route the policy aims at.
+      routeName: cfg.mcpServer.routeName,
+      namespace: cfg.mcpServer.namespace,
       issuerUrl: issuerUrl(kc),
       tokenExchangeSecret: oidc.tokenExchangeSecret,
       rolePrefix: release.rolePrefix,
       resourceMetadataUrl: resourceMetadataUrl(cfg),
     },
     // The policy reads the `token-exchange` Secret that the setup step creates, with the new secret.
-    { ...onCluster, dependsOn: [tokenExchange.step, gatewayClientSecret.patch] },
+    { ...onCluster, dependsOn: [tokenExchange.step, gatewayClientSecret.patch, registration.route] },
   );
 
   const clusterAccess = new OidcClusterAccess(

@@ -1,8 +1,9 @@
 import * as fs from "node:fs";
+import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GUIDE_TOOLS } from "../../components/tools";
 import { claimsOf, decide, type ChainRules } from "../support/authChain";
-import { scratchStack, stepCounter, type Scratch } from "./engine";
+import { REPO_ROOT, scratchStack, stepCounter, type Scratch } from "./engine";
 import { callTool } from "./mcp";
 import { CROSS_DOMAIN_ONCE, CROSS_DOMAIN_PER_CLUSTER, NO_AUTH_PLAN, OIDC_ADDS, sumPlans } from "./plans";
 import {
@@ -101,8 +102,11 @@ beforeAll(async () => {
     true,
   );
   const creates = stepCounter("create");
-  const up = await s.stack.up({ onEvent: creates.onEvent });
+  // With the policy pack: in an up every value is known, the grant Secret's included.
+  const up = await s.stack.up({ onEvent: creates.onEvent, policyPacks: [path.join(REPO_ROOT, "policy")] });
   expect(up.summary.result).toBe("succeeded");
+  expect(up.stdout).toContain("mcp-gateway-stack@v0.1.0");
+  expect(up.stdout).not.toMatch(/can't run policy|mandatory|advisory/);
   upCreates = creates.counts;
   applied.a = (await gatewayApi.kube.get(POLICY("kubernetes-mcp-auth-policy"))).json.spec.rules;
   applied.b = (await gatewayApi.kube.get(POLICY("kubernetes-mcp-b-auth-policy"))).json.spec.rules;

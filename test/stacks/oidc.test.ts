@@ -87,7 +87,9 @@ describe("use case 2 (oidc) with only useCase and the admin password set", async
     expect(policy.dependencies).toContain(urn("oauth-token-exchange-setup"));
     // ... and after the Secret holds the generated credentials, not the well-known ones.
     expect(policy.dependencies).toContain(urn("mcp-gateway-client-secret-token-exchange"));
-    expect(policy.propertyDependencies.spec).toEqual([urn("kubernetes-mcp-route")]);
+    // Aimed at the route by its configured name (known in a preview), and made after it.
+    expect(policy.inputs.spec.targetRef.name).toBe("kubernetes-mcp");
+    expect(policy.dependencies).toContain(urn("kubernetes-mcp-route"));
     expect(providerUrn(policy)).toBe(urn("cluster-provider"));
   });
 
