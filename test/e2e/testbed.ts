@@ -141,11 +141,16 @@ export interface Keycloak {
   stop(): void;
 }
 
-/** Keycloak (testbed/keycloak) on loopback, HTTPS, with the realm import of the gateway at `tag`. */
-export async function startKeycloak(tag: GatewayTag): Promise<Keycloak> {
-  run("testbed/keycloak/fetch.sh");
+/**
+ * Keycloak (testbed/keycloak) on loopback, HTTPS, with the realm import of the gateway at `tag`.
+ * `version`: MCP_KEYCLOAK_VERSION for fetch.sh and start.sh (default: theirs, 26.5.6); a version
+ * not in the cache yet is downloaded and built on its first use (~1 min).
+ */
+export async function startKeycloak(tag: GatewayTag, version?: string): Promise<Keycloak> {
+  const env: Record<string, string> = version ? { MCP_KEYCLOAK_VERSION: version } : {};
+  run("testbed/keycloak/fetch.sh", [], env);
   const realm = gatewayFile(tag, "config/keycloak/realm-import.yaml");
-  const v = exportsOf(run("testbed/keycloak/start.sh", [realm]));
+  const v = exportsOf(run("testbed/keycloak/start.sh", [realm], env));
   const api = new Api(v.KEYCLOAK_URL, fs.readFileSync(v.KEYCLOAK_CA));
   return {
     dir: v.KEYCLOAK_DIR,

@@ -6,13 +6,16 @@
 #
 # stdout: `export KEYCLOAK_HOME=<dist dir>` and `export KEYCLOAK_JAVA_HOME=<jdk>` (start.sh evals it);
 # progress goes to stderr.
-#   MCP_KEYCLOAK_VERSION     default 26.5.6
+#   MCP_KEYCLOAK_VERSION     default 26.5.6; also run: 26.4.7 (use cases 1 and 2 only) and 26.7.3,
+#                            see "Keycloak versions" in README.md
 #   MCP_KEYCLOAK_JAVA_HOME   the JDK to use; default: the first of $JAVA_HOME, /usr/lib/jvm/*, java on
 #                            PATH whose `java -version` is >= 21
 #   MCP_M2_REPO              the local Maven repository mvn downloads into (default ~/.m2/repository)
 # The cached dist is `kc.sh build --db=dev-file --features=jwt-authorization-grant` (build-time
 # options; the preview feature is the JWT authorization grant, RFC 7523, that use case 3's
-# identity chaining needs; token exchange V2 is on by default) so start.sh can run
+# identity chaining needs, in 26.5 and 26.6; before 26.5 it does not exist and from 26.7 on it is on
+# by default, so those builds are `--db=dev-file` only; token exchange V2 is on by default) so
+# start.sh can run
 # `kc.sh start --optimized`: that skips the Quarkus re-augmentation `start-dev` does on every fresh
 # copy (~12 s of a ~34 s start on 2 cores, see README.md). Nothing writes into the dist afterwards:
 # each start.sh instance has its own Keycloak home (data, import, lib/quarkus) in its temp dir.
@@ -23,7 +26,16 @@ CACHE=${MCP_STACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mcp-gateway-stack}
 OUT=$CACHE/keycloak
 M2=${MCP_M2_REPO:-$HOME/.m2/repository}
 # Build-time options; cache=local, truststore etc. are runtime options (start.sh).
-BUILD_OPTS=(--db=dev-file --features=jwt-authorization-grant)
+BUILD_OPTS=(--db=dev-file)
+# The JWT authorization grant: a preview feature in 26.5 (and, unchecked, 26.6), a default one in
+# 26.7 (Profile$Feature type DEFAULT in 26.7.3), absent before 26.5, where `--features=` with its
+# name is an unknown feature. An unparsable version keeps the flag.
+if [[ $VERSION =~ ^([0-9]+)\.([0-9]+)(\.|$) ]]; then
+	KC_MINOR=$((BASH_REMATCH[1] * 1000 + BASH_REMATCH[2]))
+else
+	KC_MINOR=26005
+fi
+if ((KC_MINOR >= 26005 && KC_MINOR < 26007)); then BUILD_OPTS+=(--features=jwt-authorization-grant); fi
 # The dist's directory is named by its options as well as its version: a cache shared with a
 # checkout that builds other options (an older branch) keeps both, so neither rebuild removes a dist
 # that a running Keycloak of the other uses (its lib/ is a symlink into it). The marker file holds the
@@ -92,8 +104,10 @@ GAV=org.keycloak:keycloak-quarkus-dist:$VERSION:tar.gz
 TGZ=$M2/org/keycloak/keycloak-quarkus-dist/$VERSION/keycloak-quarkus-dist-$VERSION.tar.gz
 if [[ ! -f $TGZ ]]; then
 	command -v mvn >/dev/null || die "mvn not found (Debian: apt-get install maven): it downloads $GAV"
-	log "downloading $GAV with mvn (~160 MB)"
-	mvn -B -q dependency:get -Dartifact="$GAV" >&2 || die "mvn dependency:get -Dartifact=$GAV failed"
+	log "downloading $GAV with mvn (~160-180 MB)"
+	# -Dtransitive=false: the archive only. Resolving its dependencies fails for 26.7.x (a Quarkus
+	# pom that is not on Central, looked for in a repository its poms name) and is not needed.
+	mvn -B -q dependency:get -Dtransitive=false -Dartifact="$GAV" >&2 || die "mvn dependency:get -Dartifact=$GAV failed"
 	[[ -f $TGZ ]] || die "mvn succeeded but $TGZ is missing (another localRepository in settings.xml? set MCP_M2_REPO)"
 fi
 # mvn only warns on a checksum mismatch: check the .sha1 it saved from Central.

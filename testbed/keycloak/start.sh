@@ -13,6 +13,7 @@
 #   MCP_KEYCLOAK_START_TIMEOUT  seconds to wait for the realm's discovery document (default 120)
 #   MCP_KEYCLOAK_JVM_OPTS       extra JVM options (default -XX:TieredStopAtLevel=1: C1 only, starts
 #                               ~40% faster on 2 cores); MCP_KEYCLOAK_VERSION/_JAVA_HOME: see fetch.sh
+#                               (start.sh runs it: the version's dist, fetched and built if missing)
 #   MCP_KEYCLOAK_KEEP=1         keep the instance dir on failure (and in stop.sh)
 #
 # Everything lives in a fresh temp dir KEYCLOAK_DIR: ca.key/ca.crt (test CA), tls.key/tls.crt
@@ -107,12 +108,12 @@ JOPTS="-Djava.io.tmpdir=$D/tmp --add-opens=java.base/java.lang=ALL-UNNAMED ${MCP
 # Java 24+ warns about sun.misc.Unsafe (netty); the option exists since 23.
 ((${JMAJOR:-0} >= 23)) && JOPTS="$JOPTS --sun-misc-unsafe-memory-access=allow"
 
-# `start --optimized`: production mode on the dist fetch.sh built (db=dev-file, preview feature
-# jwt-authorization-grant). cache=local: no JGroups cluster (it would listen on all interfaces). H2
-# (dev-file) also opens a loopback port. truststore-paths: Keycloak's own outgoing HTTPS trusts the
-# test CA, so a realm whose identity provider is another realm of this server (use case 3's JWT
-# authorization grant) can fetch that realm's JWKS from https://127.0.0.1:PORT; without it the grant
-# fails with "Invalid signature" and nothing in the log.
+# `start --optimized`: production mode on the dist fetch.sh built (db=dev-file; on 26.5/26.6 the
+# preview feature jwt-authorization-grant, on by default from 26.7). cache=local: no JGroups cluster
+# (it would listen on all interfaces). H2 (dev-file) also opens a loopback port. truststore-paths:
+# Keycloak's own outgoing HTTPS trusts the test CA, so a realm whose identity provider is another
+# realm of this server (use case 3's JWT authorization grant) can fetch that realm's JWKS from
+# https://127.0.0.1:PORT; without it the grant fails with "Invalid signature" and nothing in the log.
 # --import-realm skips a realm that exists already (its default strategy), and the bootstrap admin
 # is created only in an empty database: run again (restart.sh), this keeps all data in kc/data/.
 KC_CMD=("$K/bin/kc.sh" start --optimized
@@ -139,7 +140,7 @@ chmod 700 "$D/keycloak.sh" # holds the admin password, as env does
 
 # setsid: Keycloak outlives this script, gets no signal from its terminal, and is a process group
 # of its own (kc.sh and its java) that stop.sh signals as a whole.
-log "starting Keycloak (Java $JMAJOR from $KEYCLOAK_JAVA_HOME) on $URL, instance dir $D"
+log "starting Keycloak (${KEYCLOAK_HOME##*/}, Java $JMAJOR from $KEYCLOAK_JAVA_HOME) on $URL, instance dir $D"
 setsid "$D/keycloak.sh" &
 for _ in $(seq 50); do [[ -s $D/keycloak.pid ]] && break; sleep 0.1; done
 [[ -s $D/keycloak.pid ]] || fail "Keycloak did not start (no pid)"
