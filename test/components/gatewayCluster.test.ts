@@ -12,6 +12,7 @@ import {
   kubeconfigForContext,
 } from "../../components/gatewayCluster";
 import { hostStateKey } from "../../components/hostState";
+import { TWO_CONTEXTS } from "../support/pulumiHarness";
 
 // Kind mode's create, update and delete scripts, run for real with /bin/sh (as the command
 // provider runs them) in a checkout whose bin/kind and make are small fakes: a fake cluster
@@ -125,19 +126,7 @@ describe("the Kind cluster's scripts", () => {
 });
 
 describe("a kubeconfig cut to one context", () => {
-  const two = `apiVersion: v1
-kind: Config
-clusters:
-  - {name: dev-cluster, cluster: {server: "https://10.0.0.1:6443"}}
-  - {name: prod-cluster, cluster: {server: "https://10.0.0.2:6443"}}
-contexts:
-  - {name: dev, context: {cluster: dev-cluster, user: dev-user}}
-  - {name: prod, context: {cluster: prod-cluster, user: prod-user}}
-current-context: dev
-users:
-  - {name: dev-user, user: {token: dev-token}}
-  - {name: prod-user, user: {token: prod-token}}
-`;
+  const two = TWO_CONTEXTS;
 
   it("keeps the chosen context, its cluster and user, and makes it current", () => {
     const cut = parse(kubeconfigForContext(two, "prod"));
