@@ -6,16 +6,16 @@ import { SERVER } from "../support/authChain";
 import { hostStateDir, scratchStack, type Scratch } from "./engine";
 import { callTool } from "./mcp";
 import {
+  exchangedUserToken,
   freePort,
   passwordLogin,
   portAnswers,
   processesWith,
-  selfSubjectReview,
   standIns,
   startApiServer,
   startKeycloak,
   tearDownStack,
-  tokenExchangeBasic,
+  untilAccepted,
   useTestBed,
   type Api,
   type ApiServer,
@@ -31,7 +31,6 @@ const GATEWAY = "/apis/gateway.networking.k8s.io/v1/namespaces/gateway-system/ga
 const ROUTE = "/apis/gateway.networking.k8s.io/v1/namespaces/mcp-test/httproutes/kubernetes-mcp";
 const BINDING = "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/oidc-mcp-cluster-admin";
 const REALM = "/admin/realms/mcp";
-const TOKEN_PATH = "/realms/mcp/protocol/openid-connect/token";
 
 let keycloak: Keycloak;
 let apiServer: ApiServer;
@@ -44,30 +43,12 @@ const rows: string[] = [];
 const mcpUrl = () => `http://127.0.0.1:${port}/mcp`;
 const servers = () => processesWith("kubernetes-mcp-server", `--port ${port} `);
 
-/** User mcp's token exchanged for the server's audience, with the token-exchange Secret's credentials. */
-async function serverToken(): Promise<string> {
-  const basic = await tokenExchangeBasic(apiServer);
-  const res = await keycloak.api.withAuthorization(`Basic ${basic}`).form(TOKEN_PATH, {
-    grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
-    subject_token: await login("mcp", "mcp"),
-    subject_token_type: "urn:ietf:params:oauth:token-type:access_token",
-    audience: SERVER,
-    // As the AuthPolicy's exchange asks: the API server's username claim is preferred_username.
-    scope: "openid profile groups",
-  });
-  if (res.status !== 200) throw new Error(`token exchange: ${res.status} ${res.text}`);
-  return res.json.access_token;
-}
+const serverToken = () => exchangedUserToken(keycloak, apiServer, login);
 
-/**
- * The MCP call works: namespaces_list as user mcp lists the stack's namespace. The API server
- * fetches Keycloak's keys in the background after it starts (every 10 s until it has them): wait
- * until it authenticates the token before calling.
- */
+/** The MCP call works: namespaces_list as user mcp lists the stack's namespace. */
 async function expectToolCallWorks() {
   const token = await serverToken();
-  for (let i = 0; i < 60 && (await selfSubjectReview(apiServer, token)).status === 401; i++)
-    await new Promise((r) => setTimeout(r, 1000));
+  await untilAccepted(apiServer, token);
   const result = await callTool(mcpUrl(), "namespaces_list", token);
   expect(result.isError, result.text).toBe(false);
   expect(result.text).toContain("mcp-test");

@@ -687,3 +687,32 @@ export async function useTestBed(
   }
   await stack.setAllConfig(config, true);
 }
+
+/**
+ * User mcp's token exchanged for `audience` as the AuthPolicy's exchange asks for it (its scope,
+ * the token-exchange Secret's credentials): the token the gateway hands the MCP server.
+ */
+export async function exchangedUserToken(
+  keycloak: Keycloak,
+  apiServer: ApiServer,
+  login: (username: string, password: string) => Promise<string>,
+  audience = "mcp-test/kubernetes-mcp",
+): Promise<string> {
+  const basic = await tokenExchangeBasic(apiServer);
+  const res = await keycloak.api.withAuthorization(`Basic ${basic}`).form("/realms/mcp/protocol/openid-connect/token", {
+    grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
+    subject_token: await login("mcp", "mcp"),
+    subject_token_type: "urn:ietf:params:oauth:token-type:access_token",
+    audience,
+    // The API server's username claim is preferred_username.
+    scope: "openid profile groups",
+  });
+  if (res.status !== 200) throw new Error(`token exchange for ${audience}: HTTP ${res.status} ${res.text}`);
+  return res.json.access_token;
+}
+
+/** Waits (up to 60 s) until `apiServer` authenticates `token`: it fetches Keycloak's keys in the background after it starts. */
+export async function untilAccepted(apiServer: ApiServer, token: string): Promise<void> {
+  for (let i = 0; i < 60 && (await selfSubjectReview(apiServer, token)).status === 401; i++)
+    await new Promise((r) => setTimeout(r, 1000));
+}
