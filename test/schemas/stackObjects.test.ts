@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { validateGatewayListener, validateManifest } from "../support/schemas";
-import { oidcValues, runStack } from "../support/pulumiHarness";
+import { TWO_CONTEXTS, oidcValues, runStack } from "../support/pulumiHarness";
 
 /** The object a Kubernetes resource sends to the API server, as the stack declared it. */
 const manifestOf = (inputs: Record<string, any>) => {
@@ -15,7 +15,8 @@ const manifestOf = (inputs: Record<string, any>) => {
 const DOMAIN_B = {
   name: "b",
   realm: "cluster-b",
-  kubeconfig: "apiVersion: v1\nkind: Config\n",
+  kubeconfig: TWO_CONTEXTS,
+  context: "prod",
   port: 9992,
   host: "b.example.test",
 };
