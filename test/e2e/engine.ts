@@ -3,6 +3,7 @@
  * a local file backend, passphrase secrets, and a scratch copy of the project per test file.
  */
 import { LocalWorkspace, PulumiCommand, type EngineEvent, type Stack } from "@pulumi/pulumi/automation";
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -90,6 +91,33 @@ export function hostStateDir(s: Scratch, name = "kubernetes-mcp-server", stack =
     name,
   );
   return path.join(s.env.XDG_STATE_HOME, "mcp-gateway-stack", key);
+}
+
+/** Every file under a directory, concatenated ("" when it does not exist). */
+export function filesUnder(dir: string): string {
+  if (!fs.existsSync(dir)) return "";
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((f) => f.isFile())
+    .map((f) => fs.readFileSync(path.join(f.parentPath, f.name), "utf8"))
+    .join("\n");
+}
+
+/**
+ * What the scratch stack keeps on disk, where a secret must never be in clear: `pulumi stack
+ * export`, the backend's state files, the stack file and Pulumi's logs.
+ */
+export function persistedTexts(s: Scratch): Record<string, string> {
+  const exported = execFileSync("pulumi", ["stack", "export", "--stack", s.stack.name], {
+    cwd: s.dir,
+    env: { ...process.env, ...s.env },
+  }).toString();
+  return {
+    "pulumi stack export": exported,
+    "state files": filesUnder(s.stateDir),
+    "stack file": fs.readFileSync(path.join(s.dir, `Pulumi.${s.stack.name}.yaml`), "utf8"),
+    "Pulumi logs": filesUnder(path.join(s.env.PULUMI_HOME, "logs")),
+  };
 }
 
 /** Counts the steps of one kind (`create`, `same`, ...) per resource type from engine events. */
