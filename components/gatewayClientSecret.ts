@@ -5,7 +5,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { childOptions } from "./childOptions";
 import { basicCredentials, CHAIN_SECRET_KEY } from "./domainChain";
-import type { KeycloakAdmin } from "./keycloakToolAccess";
+import type { KeycloakAdmin } from "./keycloakProvider";
 
 /** The realm import's confidential client the AuthPolicies' token exchange authenticates as. */
 export const GATEWAY_CLIENT_ID = "mcp-gateway";

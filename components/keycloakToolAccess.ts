@@ -19,16 +19,8 @@ export interface KeycloakToolAccessArgs {
    * commits from e0d3f99 on): look them up and change nothing, instead of a 409 Conflict.
    */
   existingObjects: "create" | "reference";
-  /** How to reach Keycloak's admin API: the component's own provider logs in with it; or another component's provider. */
-  admin: KeycloakAdmin | keycloak.Provider;
-}
-
-export interface KeycloakAdmin {
-  url: string;
-  adminUser: string;
-  adminPassword: pulumi.Input<string>;
-  tlsInsecureSkipVerify: boolean;
-  rootCaCertificate?: string;
+  /** The stack's Keycloak provider (admin API of the Keycloak that holds the realm). */
+  provider: keycloak.Provider;
 }
 
 /**
@@ -61,32 +53,11 @@ export class KeycloakToolAccess extends pulumi.ComponentResource {
   public readonly clientId: pulumi.Output<string>;
   public readonly roleIds: pulumi.Output<string>[];
   public readonly groupId: pulumi.Output<string>;
-  /** The provider the component's resources and lookups use. */
-  public readonly provider: keycloak.Provider;
 
   constructor(name: string, args: KeycloakToolAccessArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mcp-gateway-stack:keycloak:ToolAccess", name, {}, opts);
-    this.provider =
-      args.admin instanceof keycloak.Provider
-        ? args.admin
-        : new keycloak.Provider(
-            "keycloak",
-            {
-              url: args.admin.url,
-              clientId: "admin-cli",
-              realm: "master",
-              username: args.admin.adminUser,
-              password: args.admin.adminPassword,
-              tlsInsecureSkipVerify: args.admin.tlsInsecureSkipVerify,
-              rootCaCertificate: args.admin.rootCaCertificate,
-              // Log in on first use, not at configure time: a preview needs no reachable Keycloak.
-              initialLogin: false,
-            },
-            // Declared at the stack's top level before it moved here: the alias keeps its state.
-            childOptions(this, opts, { aliases: [{ parent: pulumi.rootStackResource }] }),
-          );
     // Lookups too wait for the component's dependsOn: Keycloak lives in the cluster.
-    const child = childOptions(this, opts, { provider: this.provider });
+    const child = childOptions(this, opts, { provider: args.provider });
     const realmId = args.realm;
 
     if (args.existingObjects === "create") {

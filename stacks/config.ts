@@ -395,7 +395,7 @@ function sharedByServers(c: {
 }
 
 /**
- * Use case 3 names a further cluster's objects `<gateway cluster's name>-<name>` (stacks/crossDomain.ts):
+ * Use case 3 names a further cluster's objects `<gateway cluster's name>-<name>` (stacks/stack.ts, domainEndpoint):
  * each part may fit its limit while the whole does not. Each such name, at the cluster's name.
  */
 function overlongNames(c: {

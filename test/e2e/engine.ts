@@ -41,6 +41,23 @@ const PROJECT_FILES = [
   "tsconfig.json",
 ];
 
+/** The program's code (what a `git pull` changes), without the stack file that setConfig writes. */
+const PROGRAM_FILES = PROJECT_FILES.filter((f) => !f.startsWith("Pulumi."));
+
+/**
+ * Puts the program's code of `commit` into the scratch project (`undefined`: this checkout's), in
+ * place, as a user's `git pull` does: the project dir, and so the stack's host state, stay the same.
+ */
+export function useProgramOf(s: Pick<Scratch, "dir">, commit?: string): void {
+  for (const f of PROGRAM_FILES) fs.rmSync(path.join(s.dir, f), { recursive: true, force: true });
+  if (commit === undefined) {
+    for (const f of PROGRAM_FILES) fs.cpSync(path.join(REPO_ROOT, f), path.join(s.dir, f), { recursive: true });
+    return;
+  }
+  const archive = execFileSync("git", ["-C", REPO_ROOT, "archive", commit, ...PROGRAM_FILES], { maxBuffer: 64 << 20 });
+  execFileSync("tar", ["-x", "-C", s.dir], { input: archive });
+}
+
 export interface Scratch {
   stack: Stack;
   dir: string;

@@ -7,6 +7,7 @@ export const NO_AUTH_PLAN: Record<string, number> = {
   "pulumi:providers:command": 1,
   "mcp-gateway-stack:cluster:GatewayCluster": 1,
   "pulumi:providers:kubernetes": 1,
+  "mcp-gateway-stack:mcp:ClusterMcpServer": 1, // the server, listener and registration of one cluster
   "mcp-gateway-stack:mcp:LocalMcpServer": 1,
   "command:local:Command": 1, // the MCP server process
   "mcp-gateway-stack:gateway:Listener": 1,

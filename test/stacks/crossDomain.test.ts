@@ -28,7 +28,8 @@ describe("use case 3 (cross-domain) with one more cluster, b, in realm cluster-b
     const tools = run.config.mcpServer.tools;
     expect(added).toEqual(
       [
-        // cluster b: its provider, its MCP server, its binding
+        // cluster b: its provider; its server component: the MCP server, its binding
+        "mcp-gateway-stack:mcp:ClusterMcpServer kubernetes-mcp-b",
         "mcp-gateway-stack:cluster:GatewayCluster cluster-b",
         "pulumi:providers:kubernetes cluster-b-provider",
         "mcp-gateway-stack:mcp:LocalMcpServer kubernetes-mcp-server-b",

@@ -36,6 +36,7 @@ describe("use case 1 (no-auth) with the defaults", async () => {
         "mcp-gateway-stack:cluster:GatewayCluster cluster",
         "mcp-gateway-stack:gateway:Checkout mcp-gateway-checkout",
         "mcp-gateway-stack:gateway:Listener kubernetes-mcp",
+        "mcp-gateway-stack:mcp:ClusterMcpServer kubernetes-mcp",
         "mcp-gateway-stack:mcp:LocalMcpServer kubernetes-mcp-server",
         "mcp-gateway-stack:mcp:ServerRoute kubernetes-mcp",
         `${K8S_PROVIDER} cluster-provider`,

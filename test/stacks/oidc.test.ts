@@ -256,17 +256,40 @@ describe("use case 2 (oidc) with only useCase and the admin password set", async
   });
 });
 
-describe("use case 2 on a stack made before the Keycloak provider and the setup step moved into components", async () => {
+describe("use case 2 on a stack made before the program made one component per cluster", async () => {
   const run = await runStack(oidcValues());
+  const aliasSpecs = (name: string) => run.byName(name).options.aliases.map((a) => JSON.parse(a).spec);
 
-  it("keeps their state: each, now a component's child, has an alias to its old top-level place", () => {
-    for (const name of ["keycloak", "oauth-token-exchange-setup"]) {
-      expect(run.byName(name).urn, name).toContain("$"); // under a component now
-      expect(
-        run.byName(name).options.aliases.map((a) => JSON.parse(a).spec),
-        name,
-      ).toEqual([expect.objectContaining({ noparent: true })]);
+  it("keeps the state of each piece the use-case chain declared at the top: now the server component's child, aliased to its old place", () => {
+    const component = run.byName("kubernetes-mcp");
+    expect(component.type).toBe("mcp-gateway-stack:mcp:ClusterMcpServer");
+    const moved = ["kubernetes-mcp-server", "kubernetes-mcp-access", "kubernetes-mcp-auth", "oidc-user"];
+    for (const name of moved) {
+      expect(run.byName(name).parent, name).toBe(component.urn);
+      expect(aliasSpecs(name), name).toEqual([expect.objectContaining({ noparent: true })]);
     }
+    // The listener and the route share their name (the configured route's): both moved.
+    const byRouteName = run.resources.filter((r) => r.name === "kubernetes-mcp" && r.parent === component.urn);
+    expect(byRouteName.map((r) => r.type).sort()).toEqual([
+      "mcp-gateway-stack:gateway:Listener",
+      "mcp-gateway-stack:mcp:ServerRoute",
+    ]);
+    for (const r of byRouteName)
+      expect(r.options.aliases.map((a) => JSON.parse(a).spec)).toEqual([expect.objectContaining({ noparent: true })]);
+  });
+
+  it("keeps the Keycloak provider's state: made once at the top now, aliased to its place under use case 2's access component", () => {
+    expect(run.byName("keycloak").urn).toBe("urn:pulumi:dev::mcp-gateway-stack::pulumi:providers:keycloak::keycloak");
+    expect(aliasSpecs("keycloak")).toEqual([
+      expect.objectContaining({
+        parenturn: "urn:pulumi:dev::mcp-gateway-stack::mcp-gateway-stack:keycloak:ToolAccess::kubernetes-mcp-access",
+      }),
+    ]);
+  });
+
+  it("keeps the token-exchange step's state: a child of its component, aliased to its old top-level place", () => {
+    expect(run.byName("oauth-token-exchange-setup").urn).toContain("$");
+    expect(aliasSpecs("oauth-token-exchange-setup")).toEqual([expect.objectContaining({ noparent: true })]);
   });
 });
 
