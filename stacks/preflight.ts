@@ -290,7 +290,7 @@ async function domainRealmProblems(
   }
   if (!found.grantTypes.includes(JWT_BEARER)) {
     return [
-      `${key} = '${d.realm}': Keycloak at ${kc.url} does not offer the JWT authorization grant (${JWT_BEARER}); build and start it with --features=jwt-authorization-grant (Keycloak 26.5 or newer)`,
+      `${key} = '${d.realm}': Keycloak at ${kc.url} does not offer the JWT authorization grant (${JWT_BEARER}); use Keycloak 26.7 or newer, or 26.5/26.6 built and started with --features=jwt-authorization-grant (README, use case 3)`,
     ];
   }
   return [];

@@ -247,3 +247,13 @@ describe("use case 3 with two more clusters", async () => {
     expect(run.ofType("keycloak:openid/subProtocolMapper:SubProtocolMapper")).toHaveLength(1);
   });
 });
+
+describe("a further cluster whose kubeconfig lacks the configured context", () => {
+  it("fails the mocked run with the kubeconfig error instead of hanging (the error is thrown inside an apply)", async () => {
+    const started = Date.now();
+    await expect(runStack(crossDomainValues([{ ...DOMAIN_B, context: "nope" }]))).rejects.toThrow(
+      "domains[0].kubeconfig: expected a kubeconfig with the context 'nope', but its contexts are: b",
+    );
+    expect(Date.now() - started).toBeLessThan(30_000);
+  });
+});

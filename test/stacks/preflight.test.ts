@@ -278,7 +278,7 @@ describe("preflight before up", () => {
         {
           keycloakIssuer: async (login) => ({ issuer: `${login.url}/realms/${login.realm}`, grantTypes: ["password"] }),
         },
-        `mcp-gateway-stack:domains[0].realm = 'cluster-b': Keycloak at https://keycloak.127-0-0-1.sslip.io:8002 does not offer the JWT authorization grant (${JWT_BEARER}); build and start it with --features=jwt-authorization-grant (Keycloak 26.5 or newer)`,
+        `mcp-gateway-stack:domains[0].realm = 'cluster-b': Keycloak at https://keycloak.127-0-0-1.sslip.io:8002 does not offer the JWT authorization grant (${JWT_BEARER}); use Keycloak 26.7 or newer, or 26.5/26.6 built and started with --features=jwt-authorization-grant (README, use case 3)`,
       ],
       [
         "its realm names another issuer",

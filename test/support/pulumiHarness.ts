@@ -173,13 +173,39 @@ export async function runStack(values: Record<string, unknown>, opts: { preview?
   // The keys that hold secrets, as the engine marks them when the secrets are set with --secret.
   const config = parseStackConfig({ values, secretKeys: ["cluster", "keycloak", "domains"] });
   const { outputs } = buildStack(config, REPO_ROOT);
-  await settings.waitForRPCs();
+  await settled(settings.waitForRPCs());
   const byName = (name: string) => {
     const found = resources.find((r) => r.name === name);
     if (!found) throw new Error(`no resource named ${name}; have: ${resources.map((r) => r.name).join(", ")}`);
     return found;
   };
   return { config, resources, invokes, outputs, byName, ofType: (t) => resources.filter((r) => r.type === t) };
+}
+
+/** How long a mocked run may take: an error thrown inside an apply leaves the RPCs waiting forever. */
+const RUN_TIMEOUT_MS = 60_000;
+
+/**
+ * The mocked run's end, or its first unhandled rejection (where an apply's error goes), or a
+ * timeout that says so: never a test that hangs until vitest's own limit with no cause.
+ */
+async function settled(rpcs: Promise<void>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  let onRejection: ((reason: unknown) => void) | undefined;
+  const failed = new Promise<never>((_, reject) => {
+    onRejection = (reason) => reject(reason instanceof Error ? reason : new Error(String(reason)));
+    process.on("unhandledRejection", onRejection);
+    timer = setTimeout(
+      () => reject(new Error(`the mocked stack did not settle in ${RUN_TIMEOUT_MS / 1000} s (an apply that threw?)`)),
+      RUN_TIMEOUT_MS,
+    );
+  });
+  try {
+    await Promise.race([rpcs, failed]);
+  } finally {
+    clearTimeout(timer);
+    if (onRejection) process.off("unhandledRejection", onRejection);
+  }
 }
 
 export function isSecretEnvelope(v: unknown): v is { value: unknown } {
