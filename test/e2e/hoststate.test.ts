@@ -129,7 +129,7 @@ describe("kind mode: the cluster the stack made, deleted out of band", () => {
 
   it("up makes the cluster and records it in the cluster's host-state folder", async () => {
     const result = await s.stack.up();
-    expect(result.summary.resourceChanges).toEqual({ create: 16 });
+    expect(result.summary.resourceChanges).toEqual({ create: 17 });
     expect(makeAndKind(bed)).toEqual([
       `make local-env-setup KIND_CLUSTER_NAME=${CLUSTER}`,
       `kind get kubeconfig --name ${CLUSTER}`,
@@ -160,7 +160,7 @@ describe("kind mode: the cluster the stack made, deleted out of band", () => {
       },
     });
     const seconds = ((Date.now() - t0) / 1000).toFixed(1);
-    expect(preview.changeSummary).toEqual({ replace: 8, same: 7, update: 1 });
+    expect(preview.changeSummary).toEqual({ replace: 8, same: 8, update: 1 });
     expect(preview.stdout).toContain(GONE_WARNING);
     expect(warnings.filter((w) => w.includes(GONE_WARNING))).toHaveLength(1);
     expect(replaces.counts).toEqual({
@@ -187,7 +187,7 @@ describe("kind mode: the cluster the stack made, deleted out of band", () => {
     expect(up.result.summary.result).toBe("succeeded");
     expect(up.result.stdout).toContain(GONE_WARNING);
     // The preview's 8 replacements; kind's kubeconfig read again (its environment names the generation).
-    expect(up.result.summary.resourceChanges).toEqual({ replace: 8, same: 7, update: 1 });
+    expect(up.result.summary.resourceChanges).toEqual({ replace: 8, same: 8, update: 1 });
     expect(updates.counts).toEqual({ "command:local:Command": 1 });
     // The teardown of a cluster already gone succeeds, as kind's does; then a new one.
     expect(makeAndKind(bed).slice(before)).toEqual([
@@ -272,7 +272,7 @@ describe("kind mode: a Kind cluster of that name that the stack did not make", (
     await s.stack.setConfig("cluster.adopt", { value: "true" }, true);
     const up = await timed("... with `cluster.adopt true`", "pulumi up", () => s.stack.up());
     // What the refused up made (the checkout, the components) stays; the rest is created.
-    expect(up.result.summary.resourceChanges).toEqual({ create: 11, same: 5 });
+    expect(up.result.summary.resourceChanges).toEqual({ create: 11, same: 6 });
     expect(up.result.stdout + up.result.stderr).toContain(
       `Kind cluster ${CLUSTER} exists: adopted as cluster.adopt asks; destroy will leave it`,
     );
@@ -347,7 +347,7 @@ describe("two stacks named dev in two project folders, one state home, at the sa
         timed(`two stacks \`dev\`, stack ${"ab"[i]}`, "pulumi up (both at once)", () => s.stack.up()),
       ),
     );
-    for (const up of ups) expect(up.result.summary.resourceChanges).toEqual({ create: 12 });
+    for (const up of ups) expect(up.result.summary.resourceChanges).toEqual({ create: 13 });
     const [a, b] = stacks;
     expect(hostStateDir(a.s)).not.toBe(hostStateDir(b.s));
     expect(path.dirname(path.dirname(hostStateDir(a.s)))).toBe(path.dirname(path.dirname(hostStateDir(b.s))));
@@ -369,7 +369,7 @@ describe("two stacks named dev in two project folders, one state home, at the sa
     const [a, b] = stacks;
     const bPid = readState(hostStateDir(b.s), "server.pid");
     const down = await timed("two stacks `dev`: destroy a", "pulumi destroy", () => a.s.stack.destroy());
-    expect(down.result.summary.resourceChanges).toEqual({ delete: 12 });
+    expect(down.result.summary.resourceChanges).toEqual({ delete: 13 });
     expect(portAnswers(a.port)).toBe(false);
     expect(readState(hostStateDir(a.s), "server.pid")).toBeUndefined();
     expect(readState(hostStateDir(b.s), "server.pid")).toBe(bPid);

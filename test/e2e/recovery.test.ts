@@ -86,7 +86,7 @@ describe("an up killed with SIGKILL half way", () => {
     expect(listeners).toEqual(["http", "mcp", "kubernetes-mcp"]);
     const urns = ((await s.stack.exportStack()).deployment.resources ?? []).map((r: { urn: string }) => r.urn);
     expect(new Set(urns).size).toBe(urns.length);
-    expect(urns).toHaveLength(13);
+    expect(urns).toHaveLength(14);
   });
 
   it("destroy then leaves nothing: no object, no server process, the port free", async () => {

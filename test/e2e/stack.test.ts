@@ -126,7 +126,7 @@ describe("use case 1, then 2, then 1 again, then destroy, on the real engine", (
     const result = await s.stack.up({ onEvent: updates.onEvent });
     // pulumi-kubernetes 4.25 diffs a Patch of a CRD's map list by position: documented in the README.
     expect(updates.counts).toEqual({ "kubernetes:gateway.networking.k8s.io/v1:GatewayPatch": 1 });
-    expect(result.summary.resourceChanges).toEqual({ same: 11, update: 1 });
+    expect(result.summary.resourceChanges).toEqual({ same: 12, update: 1 });
     expect((await apiServer.kube.get(GATEWAY)).json.metadata.resourceVersion).toBe(rvBefore);
     expect(processesWith("kubernetes-mcp-server", `--port ${port} `)).toEqual(pidBefore);
     expect(await listTools(mcpUrl())).toContain("namespaces_list");
