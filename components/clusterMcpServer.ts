@@ -100,6 +100,8 @@ export interface ServerOidc {
     gatewayAccess: pulumi.Resource;
     /** The Secret with the domain realm's grant client, for Authorino. */
     grantSecret: string;
+    /** The realm, when the stack makes it (the in-cluster Keycloak it patched starts without it). */
+    madeRealm?: pulumi.Resource;
   };
 }
 
@@ -217,7 +219,10 @@ export class ClusterMcpServer<O extends ServerOidc | undefined = ServerOidc | un
             keycloakProvider: kc.provider,
           },
           // The gateway realm's client comes from the setup step, its group from the gateway server's access.
-          { ...onGateway, dependsOn: [kc.setup, domain.gatewayAccess] },
+          {
+            ...onGateway,
+            dependsOn: [kc.setup, domain.gatewayAccess, ...(domain.madeRealm ? [domain.madeRealm] : [])],
+          },
         )
       : undefined;
     const access = new KeycloakToolAccess(

@@ -17,6 +17,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { isIP } from "node:net";
 import * as v from "valibot";
 import { GATEWAY_RELEASES, RELEASE_FACTS, type GatewayRelease } from "../components/gatewayRelease";
+import { DEFAULT_CHAINING_IMAGE, grantSupport } from "../components/keycloakChaining";
 import { GUIDE_TOOLS, GUIDE_TOOLSETS, KNOWN_TOOLS, KNOWN_TOOLSETS, toolsetsServing } from "../components/tools";
 
 export const PROJECT = "mcp-gateway-stack";
@@ -421,6 +422,22 @@ function overlongNames(c: {
   );
 }
 
+/**
+ * Use case 3 on the gateway's own Keycloak (config/keycloak/deployment.yaml of its Kind setup): the
+ * stack patches that Deployment so it can chain (components/keycloakChaining.ts). On by default in
+ * kind mode, where the stack made that Keycloak; off on an existing cluster, whose Keycloak may be
+ * anyone's (set `patch` true for the guide's Kind cluster made by hand).
+ */
+const KEYCLOAK_IMAGE =
+  "an image whose tag is a Keycloak version of 26.5 or newer, such as quay.io/keycloak/keycloak:26.7.3 (26.5 and 26.6 get the jwt-authorization-grant feature; earlier versions have no JWT authorization grant)";
+const InClusterKeycloak = group("inClusterKeycloak", {
+  patch: v.optional(boolean),
+  image: v.optional(
+    passing((i) => grantSupport(i) !== "none", KEYCLOAK_IMAGE),
+    DEFAULT_CHAINING_IMAGE,
+  ),
+});
+
 /** A group only oidc reads: in no-auth it must still be an object, and is dropped. */
 const unread = (name: string) =>
   v.optional(
@@ -471,6 +488,7 @@ function stackSchema(release: GatewayRelease) {
         keycloak: unread("keycloak"),
         oidc: unread("oidc"),
         domains: unreadList,
+        inClusterKeycloak: unread("inClusterKeycloak"),
       }),
       topLevel({
         useCase: v.literal("oidc"),
@@ -480,6 +498,7 @@ function stackSchema(release: GatewayRelease) {
         keycloak: v.optional(keycloakSchema(release), {}),
         oidc: v.optional(Oidc, {}),
         domains: unreadList,
+        inClusterKeycloak: unread("inClusterKeycloak"),
       }),
       crossDomain({
         useCase: v.literal("cross-domain"),
@@ -494,6 +513,7 @@ function stackSchema(release: GatewayRelease) {
             v.minLength(1, "at least one cluster besides the gateway's when useCase is 'cross-domain'"),
           ),
         ),
+        inClusterKeycloak: v.optional(InClusterKeycloak, {}),
       }),
     ],
     oneOf(USE_CASES),
@@ -501,8 +521,15 @@ function stackSchema(release: GatewayRelease) {
   return v.pipe(
     useCases,
     // The server's address depends on the cluster: where Kind's nodes reach the host, else loopback.
+    // The in-cluster Keycloak is patched by default where the stack made it (kind mode).
     v.transform((c) => ({
       ...c,
+      ...(c.useCase === "cross-domain" && {
+        inClusterKeycloak: {
+          image: c.inClusterKeycloak.image,
+          patch: c.inClusterKeycloak.patch ?? c.cluster.mode === "kind",
+        },
+      }),
       mcpServer: {
         ...c.mcpServer,
         bindAddress: c.mcpServer.bindAddress ?? (c.cluster.mode === "kind" ? KIND_NETWORK : "127.0.0.1"),

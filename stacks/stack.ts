@@ -13,7 +13,9 @@ import { GatewayCheckout } from "../components/gatewayCheckout";
 import { GatewayClientSecret } from "../components/gatewayClientSecret";
 import { GatewayCluster } from "../components/gatewayCluster";
 import { RELEASE_FACTS } from "../components/gatewayRelease";
+import { KeycloakChaining } from "../components/keycloakChaining";
 import { keycloakProvider } from "../components/keycloakProvider";
+import * as keycloak from "@pulumi/keycloak";
 import type { KeycloakToolAccess } from "../components/keycloakToolAccess";
 import { resolveMcpServerBinary } from "../components/localMcpServer";
 import { TokenExchangeSetup } from "../components/tokenExchangeSetup";
@@ -38,6 +40,8 @@ export interface SharedPieces {
   keycloak?: GatewayKeycloakPieces & { tokenExchange: TokenExchangeSetup; gatewayClientSecret: GatewayClientSecret };
   /** Use case 3: `sub` in the gateway realm's exchanged tokens. */
   gatewaySubject?: GatewaySubject;
+  /** Use case 3 on the gateway's in-cluster Keycloak: the patches that let it chain. */
+  chaining?: KeycloakChaining;
 }
 
 /** Where Authorino reads the secrets an AuthPolicy names (where the make target puts `token-exchange`). */
@@ -86,7 +90,8 @@ export function buildStack(
       servers = [gatewayServer(serverOidc(cfg, shared.keycloak))];
       break;
     case "cross-domain": {
-      const kc = (shared.keycloak = gatewayKeycloak(cfg, cluster, gatewayCheckout()));
+      const chaining = (shared.chaining = cfg.inClusterKeycloak.patch ? keycloakChaining(cfg, cluster) : undefined);
+      const kc = (shared.keycloak = gatewayKeycloak(cfg, cluster, gatewayCheckout(), chaining));
       shared.gatewaySubject = new GatewaySubject(
         "gateway-subject",
         { gatewayRealm: cfg.keycloak.realm, keycloakProvider: kc.provider },
@@ -97,7 +102,13 @@ export function buildStack(
       const domains = cfg.domains.map((d, index) =>
         domainServer(
           cfg,
-          { gatewayCluster: cluster, gatewayOidc: serverOidc(cfg, kc), gatewayAccess: gateway.guard.access },
+          {
+            gatewayCluster: cluster,
+            gatewayOidc: serverOidc(cfg, kc),
+            gatewayAccess: gateway.guard.access,
+            // The patched Keycloak starts from the realm import: the stack makes the domain's realm.
+            madeRealm: chaining && new keycloak.Realm(`realm-${d.name}`, { realm: d.realm }, { provider: kc.provider }),
+          },
           d,
           index,
           projectDir,
@@ -169,13 +180,31 @@ function serverProcess(cfg: StackConfig, projectDir: string): ServerProcess {
 type OidcStackConfig = Extract<StackConfig, { useCase: "oidc" | "cross-domain" }>;
 type CrossDomainConfig = Extract<StackConfig, { useCase: "cross-domain" }>;
 
-/** Keycloak's shared part: the provider, the token-exchange example and the exchange client's secret. */
+/** The gateway's in-cluster Keycloak, patched so one realm can take another's tokens. */
+function keycloakChaining(cfg: CrossDomainConfig, cluster: GatewayCluster): KeycloakChaining {
+  return new KeycloakChaining("keycloak-chaining", {
+    provider: cluster.provider,
+    kubeconfig: cluster.kubeconfig,
+    image: cfg.inClusterKeycloak.image,
+    realmHost: new URL(cfg.keycloak.url).hostname,
+    gateway: { namespace: cfg.gateway.namespace, name: cfg.gateway.name },
+    after: cluster.setup ? [cluster.setup] : [],
+  });
+}
+
+/**
+ * Keycloak's shared part: the provider, the token-exchange example and the exchange client's secret.
+ * With `chaining`, all of it waits for the patched Keycloak: the new pod starts from the realm import.
+ */
 function gatewayKeycloak(
   cfg: OidcStackConfig,
   cluster: GatewayCluster,
   checkout: GatewayCheckout,
+  chaining?: KeycloakChaining,
 ): NonNullable<SharedPieces["keycloak"]> {
-  const provider = keycloakProvider(cfg.keycloak);
+  const afterChaining = chaining ? [chaining] : [];
+  // Every Keycloak object goes through the provider: its dependsOn makes each one wait.
+  const provider = keycloakProvider(cfg.keycloak, { dependsOn: afterChaining });
   const tokenExchange = new TokenExchangeSetup(
     "oauth-token-exchange",
     {
@@ -183,7 +212,7 @@ function gatewayKeycloak(
       makeTarget: RELEASE_FACTS[cfg.gateway.release].tokenExchangeTarget,
       kubeconfig: cluster.kubeconfig,
     },
-    { dependsOn: cluster.setup ? [cluster.setup] : [] },
+    { dependsOn: [...(cluster.setup ? [cluster.setup] : []), ...afterChaining] },
   );
   // The setup step's Secret holds the realm import's well-known `mcp-gateway:secret`: replace both.
   const gatewayClientSecret = new GatewayClientSecret(
@@ -240,7 +269,12 @@ function domainEndpoint(cfg: StackConfig, d: DomainConfig): ServerEndpoint {
 /** Use case 3: a further cluster in its own realm, reached through the gateway by identity chaining. */
 function domainServer(
   cfg: CrossDomainConfig,
-  from: { gatewayCluster: GatewayCluster; gatewayOidc: ServerOidc; gatewayAccess: KeycloakToolAccess },
+  from: {
+    gatewayCluster: GatewayCluster;
+    gatewayOidc: ServerOidc;
+    gatewayAccess: KeycloakToolAccess;
+    madeRealm?: keycloak.Realm;
+  },
   d: DomainConfig,
   index: number,
   projectDir: string,
@@ -267,6 +301,7 @@ function domainServer(
         gatewayGroupId: from.gatewayAccess.groupId,
         gatewayAccess: from.gatewayAccess,
         grantSecret: `${endpoint.routeName}-grant`,
+        madeRealm: from.madeRealm,
       },
     },
     names: {

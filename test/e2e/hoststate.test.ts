@@ -208,7 +208,7 @@ describe("kind mode: the cluster the stack made, deleted out of band", () => {
     expect(namespaces.text).toContain("mcp-test");
 
     // Converged: the next up changes nothing, and runs no make target.
-    await expectNoChange(s, 16);
+    await expectNoChange(s, 17);
     expect(makeAndKind(bed).slice(before)).toHaveLength(3);
     up.row(true);
   });
@@ -283,7 +283,7 @@ describe("kind mode: a Kind cluster of that name that the stack did not make", (
     expect(readState(hostStateDir(s, "cluster"), "made")).toBe("adopted");
     expect((await theirs.kube.get(ROUTE)).status).toBe(200);
     expect(await listTools(mcpUrl(port))).toContain("namespaces_list");
-    await expectNoChange(s, 16);
+    await expectNoChange(s, 17);
     up.row(true);
   });
 
@@ -377,7 +377,7 @@ describe("two stacks named dev in two project folders, one state home, at the sa
     const listed = await callTool(mcpUrl(b.port), "namespaces_list");
     expect(listed.isError, listed.text).toBe(false);
     expect(listed.text).toContain(b.namespace);
-    await expectNoChange(b.s, 12);
+    await expectNoChange(b.s, 13);
     down.row(true);
   });
 });

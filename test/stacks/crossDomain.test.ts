@@ -46,6 +46,12 @@ describe("use case 3 (cross-domain) with one more cluster, b, in realm cluster-b
         "kubernetes:mcp.kagenti.com/v1alpha1:MCPServer kubernetes-mcp-b-mcp-server",
         "mcp-gateway-stack:auth:ToolAuthPolicy kubernetes-mcp-b-auth",
         "kubernetes:kuadrant.io/v1:AuthPolicy kubernetes-mcp-b-auth-policy",
+        // kind mode: the gateway's own Keycloak patched to chain, and realm cluster-b made in it
+        "mcp-gateway-stack:keycloak:Chaining keycloak-chaining",
+        "kubernetes:core/v1:ConfigMap keycloak-chaining-gateway-ca",
+        "kubernetes:apps/v1:DeploymentPatch keycloak-chaining-deployment",
+        "command:local:Command keycloak-chaining-image",
+        "keycloak:index/realm:Realm realm-b",
         // once per stack: sub in the gateway realm's exchange client's tokens
         "mcp-gateway-stack:keycloak:GatewaySubject gateway-subject",
         "keycloak:openid/subProtocolMapper:SubProtocolMapper gateway-subject-mapper",

@@ -35,8 +35,12 @@ current-context: kind-mcp-gateway
 users:
   - name: kind
     user:
+      client-certificate-data: Q0VSVC1EQVRBLUZST00tS0lORA==
       client-key-data: S0VZLURBVEEtRlJPTS1LSU5E
 `;
+/** What the mocked reads find: the Gateway's address and the CA of its `keycloak` listener. */
+export const FAKE_GATEWAY_ADDRESS = "172.18.255.200";
+export const FAKE_GATEWAY_CA = "-----BEGIN CERTIFICATE-----\nMIIfake-gateway-ca\n-----END CERTIFICATE-----\n";
 export const FAKE_CHECKOUT = "/home/user/mcp-gateway";
 export const FAKE_PID = "4242";
 /** The secret Keycloak "generates" for the gateway's client (the regeneration step's stdout). */
@@ -118,7 +122,12 @@ export async function runStack(values: Record<string, unknown>, opts: { preview?
       newResource(args) {
         const state: Record<string, unknown> = { ...args.inputs };
         if (args.type === "command:local:Command") state.stdout = commandStdout(args.name);
-        return { id: `${args.name}-id`, state };
+        // Reads (`Resource.get`) come with the id they read.
+        if (args.id && args.type === "kubernetes:gateway.networking.k8s.io/v1:Gateway")
+          state.status = { addresses: [{ type: "IPAddress", value: FAKE_GATEWAY_ADDRESS }] };
+        if (args.id && args.type === "kubernetes:core/v1:Secret")
+          state.data = { "ca.crt": Buffer.from(FAKE_GATEWAY_CA).toString("base64"), "tls.key": "S0VZ" };
+        return { id: args.id || `${args.name}-id`, state };
       },
       call(args) {
         invokes.push({ token: args.token, inputs: args.inputs });
