@@ -22,6 +22,7 @@
 set -euo pipefail
 
 VERSION=${MCP_KEYCLOAK_VERSION:-26.5.6}
+# MCP_KEYCLOAK_FEATURES (set, even empty): the build's --features instead of the version's default.
 CACHE=${MCP_STACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mcp-gateway-stack}
 OUT=$CACHE/keycloak
 M2=${MCP_M2_REPO:-$HOME/.m2/repository}
@@ -35,7 +36,10 @@ if [[ $VERSION =~ ^([0-9]+)\.([0-9]+)(\.|$) ]]; then
 else
 	KC_MINOR=26005
 fi
-if ((KC_MINOR >= 26005 && KC_MINOR < 26007)); then BUILD_OPTS+=(--features=jwt-authorization-grant); fi
+if [[ -n ${MCP_KEYCLOAK_FEATURES+set} ]]; then
+	# As a Deployment's KC_FEATURES gives them (test/e2e's pod emulation): none when empty.
+	[[ -z $MCP_KEYCLOAK_FEATURES ]] || BUILD_OPTS+=(--features="$MCP_KEYCLOAK_FEATURES")
+elif ((KC_MINOR >= 26005 && KC_MINOR < 26007)); then BUILD_OPTS+=(--features=jwt-authorization-grant); fi
 # The dist's directory is named by its options as well as its version: a cache shared with a
 # checkout that builds other options (an older branch) keeps both, so neither rebuild removes a dist
 # that a running Keycloak of the other uses (its lib/ is a symlink into it). The marker file holds the

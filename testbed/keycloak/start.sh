@@ -15,6 +15,10 @@
 #                               ~40% faster on 2 cores); MCP_KEYCLOAK_VERSION/_JAVA_HOME: see fetch.sh
 #                               (start.sh runs it: the version's dist, fetched and built if missing)
 #   MCP_KEYCLOAK_KEEP=1         keep the instance dir on failure (and in stop.sh)
+#   MCP_KEYCLOAK_REUSE_DIR=DIR  a new pod behind the same Service: the ports, test CA, server cert
+#                               and admin of the (stopped) instance DIR, with a fresh database
+#   MCP_KEYCLOAK_TRUSTSTORE=F   Keycloak's truststore-paths instead of its own test CA (none: not set)
+#   MCP_KEYCLOAK_FEATURES       build-time features (fetch.sh), e.g. from a Deployment's KC_FEATURES
 #
 # Everything lives in a fresh temp dir KEYCLOAK_DIR: ca.key/ca.crt (test CA), tls.key/tls.crt
 # (server cert for IP:127.0.0.1, DNS:localhost), kc/ (this instance's Keycloak home: its own
@@ -79,8 +83,13 @@ ln -s "$KEYCLOAK_HOME/themes" "$K/themes"
 realms=$(node "$HERE/extract-realm.mjs" "$SRC" "$K/data/import" | paste -sd " ") || fail "could not extract the realm JSON from $SRC"
 [[ " $realms " == *" $REALM "* ]] || fail "$SRC has no realm named $REALM (found: $realms)"
 
+REUSE=${MCP_KEYCLOAK_REUSE_DIR:-}
+if [[ -n $REUSE ]]; then
+	[[ -f $REUSE/ports && -f $REUSE/env ]] || fail "MCP_KEYCLOAK_REUSE_DIR=$REUSE: not an instance dir of start.sh"
+	cp "$REUSE/ca.key" "$REUSE/ca.crt" "$REUSE/tls.key" "$REUSE/tls.crt" "$D/"
+fi
 # Test CA and a server cert signed by it.
-{
+[[ -n $REUSE ]] || {
 	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$D/ca.key" -out "$D/ca.crt" -days 7 \
 		-subj "/CN=mcp-gateway-stack test CA" -addext "basicConstraints=critical,CA:TRUE" \
 		-addext "keyUsage=critical,keyCertSign,cRLSign" &&
@@ -94,16 +103,21 @@ realms=$(node "$HERE/extract-realm.mjs" "$SRC" "$K/data/import" | paste -sd " ")
 # Free loopback ports, held together so they differ, then released for Keycloak: HTTPS, plus the
 # HTTP and management ports (HTTP is disabled and nothing is exposed on the management interface,
 # so neither is opened; they are set so a changed default could never bind 8080/9000).
-read -r PORT HTTP_PORT MGMT_PORT < <(node -e '
+if [[ -n $REUSE ]]; then read -r PORT HTTP_PORT MGMT_PORT <"$REUSE/ports"; else read -r PORT HTTP_PORT MGMT_PORT < <(node -e '
 	const net = require("net");
 	const open = () => new Promise((ok) => { const s = net.createServer().listen(0, "127.0.0.1", () => ok(s)); });
 	Promise.all([open(), open(), open()]).then((ss) => {
-		console.log(ss.map((s) => s.address().port).join(" ")); ss.forEach((s) => s.close()); });')
+		console.log(ss.map((s) => s.address().port).join(" ")); ss.forEach((s) => s.close()); });'); fi
+echo "$PORT $HTTP_PORT $MGMT_PORT" >"$D/ports"
 [[ -n ${MGMT_PORT:-} ]] || fail "could not pick free ports"
 
 URL=https://127.0.0.1:$PORT
 ADMIN_USER="admin"
-ADMIN_PASSWORD=$(openssl rand -hex 16)
+if [[ -n $REUSE ]]; then
+	ADMIN_PASSWORD=$(. "$REUSE/env" && printf %s "$KEYCLOAK_ADMIN_PASSWORD")
+else
+	ADMIN_PASSWORD=$(openssl rand -hex 16)
+fi
 JOPTS="-Djava.io.tmpdir=$D/tmp --add-opens=java.base/java.lang=ALL-UNNAMED ${MCP_KEYCLOAK_JVM_OPTS--XX:TieredStopAtLevel=1}"
 # Java 24+ warns about sun.misc.Unsafe (netty); the option exists since 23.
 ((${JMAJOR:-0} >= 23)) && JOPTS="$JOPTS --sun-misc-unsafe-memory-access=allow"
@@ -121,8 +135,10 @@ KC_CMD=("$K/bin/kc.sh" start --optimized
 	--http-enabled=false --http-host=127.0.0.1 --http-port="$HTTP_PORT" --https-port="$PORT"
 	--http-management-port="$MGMT_PORT"
 	--hostname="$URL"
-	--https-certificate-file="$D/tls.crt" --https-certificate-key-file="$D/tls.key"
-	--truststore-paths="$D/ca.crt")
+	--https-certificate-file="$D/tls.crt" --https-certificate-key-file="$D/tls.key")
+# A pod with no truststore (MCP_KEYCLOAK_TRUSTSTORE=none) trusts only the JDK's CAs, not the test CA.
+TRUST=${MCP_KEYCLOAK_TRUSTSTORE:-$D/ca.crt}
+[[ $TRUST == none ]] || KC_CMD+=(--truststore-paths="$TRUST")
 # The environment and command line as a script, so restart.sh runs exactly this again. It writes
 # its own pid (the session and group id once setsid ran it, whatever setsid did) and appends to the log.
 {
