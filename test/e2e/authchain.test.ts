@@ -16,8 +16,8 @@ import {
   type ChainRules,
   type ScopedToken,
 } from "../support/authChain";
-import { REPO_ROOT, persistedTexts, scratchStack, type Scratch } from "./engine";
-import { callTool, listTools } from "./mcp";
+import { REPO_ROOT, persistedTexts, scratchStack, type Scratch } from "../../testbed/engine/engine";
+import { callTool, listTools } from "../../testbed/mcp";
 import {
   authorinoEvaluators,
   createUser,
@@ -35,7 +35,7 @@ import {
   type ApiServer,
   type Keycloak,
   type MetadataStep,
-} from "./testbed";
+} from "../../testbed/authz/authorino";
 
 // Use case 2's chain with real parts: tokens from Keycloak for the realm's user `mcp` (and one of
 // our own outside the group), the exchange the applied AuthPolicy's metadata step describes, sent

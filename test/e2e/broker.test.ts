@@ -3,10 +3,17 @@ import { parse } from "yaml";
 import { registrationIsRoutable } from "../../policy/rules";
 import { parseStackConfig } from "../../stacks/config";
 import { asSeen, brokenRegistrations, type Manifest } from "../support/brokenRegistrations";
-import { scratchStack, type Scratch } from "./engine";
-import { BROKER_CONFIG, startGateway, type Gateway } from "./gateway";
-import { callTool, listTools } from "./mcp";
-import { freePort, standIns, startApiServer, tearDownStack, useTestBed, type ApiServer } from "./testbed";
+import { scratchStack, type Scratch } from "../../testbed/engine/engine";
+import { BROKER_CONFIG, startGateway, type Gateway } from "../../testbed/gateway/gateway";
+import { callTool, listTools } from "../../testbed/mcp";
+import {
+  freePort,
+  standIns,
+  startApiServer,
+  tearDownStack,
+  useTestBed,
+  type ApiServer,
+} from "../../testbed/authz/authorino";
 
 // The gateway's own controller and broker (cmd/mcp-broker-router of the guide's merge, built from
 // the gateway repository) take what the stack registers: the stack's no-auth `up` on the loopback

@@ -3,9 +3,15 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GUIDE_TOOLS } from "../../components/tools";
 import { claimsOf, decide, type ChainRules } from "../support/authChain";
-import { REPO_ROOT, scratchStack, stepCounter, type Scratch } from "./engine";
-import { callTool } from "./mcp";
-import { CROSS_DOMAIN_ONCE, CROSS_DOMAIN_PER_CLUSTER, NO_AUTH_PLAN, OIDC_ADDS, sumPlans } from "./plans";
+import { REPO_ROOT, scratchStack, stepCounter, type Scratch } from "../../testbed/engine/engine";
+import { callTool } from "../../testbed/mcp";
+import {
+  CROSS_DOMAIN_ONCE,
+  CROSS_DOMAIN_PER_CLUSTER,
+  NO_AUTH_PLAN,
+  OIDC_ADDS,
+  sumPlans,
+} from "../../testbed/engine/plans";
 import {
   authorinoEvaluators,
   createRealm,
@@ -28,7 +34,7 @@ import {
   type Keycloak,
   type MetadataStep,
   type Realm,
-} from "./testbed";
+} from "../../testbed/authz/authorino";
 
 // Use case 3 on the real engine: the gateway's cluster (a loopback API server trusting realm mcp)
 // and cluster b (another one, trusting realm cluster-b of the same Keycloak, built with the preview

@@ -19,7 +19,7 @@ import {
   type MetadataStep,
   type Realm,
   type StepOutcome,
-} from "./testbed";
+} from "../../testbed/authz/authorino";
 
 // Use case 3 (cross-domain) on the real Keycloak, without the stack: the gateway's realm A (`mcp`
 // of guide-fd2e9da) and a realm `cluster-b` on the same Keycloak (started with the preview feature

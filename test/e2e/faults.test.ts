@@ -3,8 +3,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SERVER } from "../support/authChain";
-import { hostStateDir, scratchStack, type Scratch } from "./engine";
-import { callTool } from "./mcp";
+import { hostStateDir, scratchStack, type Scratch } from "../../testbed/engine/engine";
+import { callTool } from "../../testbed/mcp";
 import {
   exchangedUserToken,
   freePort,
@@ -20,7 +20,7 @@ import {
   type Api,
   type ApiServer,
   type Keycloak,
-} from "./testbed";
+} from "../../testbed/authz/authorino";
 
 // The fault suite: a use case 2 stack that is up on the test bed, each fault made out of band as
 // it happens on a user's machine, then the one command the README gives for it, with the exact

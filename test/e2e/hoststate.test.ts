@@ -3,8 +3,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { DestroyResult, EngineEvent, UpResult } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hostStateDir, scratchStack, scratchTmp, stepCounter, type Scratch } from "./engine";
-import { callTool, listTools } from "./mcp";
+import { hostStateDir, scratchStack, scratchTmp, stepCounter, type Scratch } from "../../testbed/engine/engine";
+import { callTool, listTools } from "../../testbed/mcp";
 import {
   freePort,
   gatewayRepo,
@@ -15,7 +15,7 @@ import {
   tearDownStack,
   useTestBed,
   type ApiServer,
-} from "./testbed";
+} from "../../testbed/authz/authorino";
 
 // What the stack keeps on the host (components/hostState.ts), on the real engine: a Kind cluster
 // the stack made and that was deleted out of band is made again by one `up`; a Kind cluster it did

@@ -1,8 +1,8 @@
 import * as fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { claimsOf } from "../support/authChain";
-import { scratchStack, type Scratch } from "./engine";
-import { callTool } from "./mcp";
+import { scratchStack, type Scratch } from "../../testbed/engine/engine";
+import { callTool } from "../../testbed/mcp";
 import {
   createRealm,
   exchangedUserToken,
@@ -17,7 +17,7 @@ import {
   useTestBed,
   type ApiServer,
   type Keycloak,
-} from "./testbed";
+} from "../../testbed/authz/authorino";
 
 // The Keycloak versions users get, beside the test bed's default (26.5.6, every other e2e file):
 // 26.4 is Kuadrant v0.9.0's pin (26.4.7, the newest 26.4 on Maven Central), 26.7.3 the newest.

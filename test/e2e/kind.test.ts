@@ -3,9 +3,17 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { scratchStack, type Scratch } from "./engine";
-import { listTools } from "./mcp";
-import { freePort, tearDownStack, gatewayRepo, portAnswers, processesWith, standIns, type ApiServer } from "./testbed";
+import { scratchStack, type Scratch } from "../../testbed/engine/engine";
+import { listTools } from "../../testbed/mcp";
+import {
+  freePort,
+  tearDownStack,
+  gatewayRepo,
+  portAnswers,
+  processesWith,
+  standIns,
+  type ApiServer,
+} from "../../testbed/authz/authorino";
 
 // Kind mode with the real command plugin. Only `make` and the checkout's `bin/kind` are stand-ins
 // (testbed/standins: no container runtime here): they record their calls, each "Kind cluster" is a

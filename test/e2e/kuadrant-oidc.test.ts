@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GUIDE_TOOLS } from "../../components/tools";
 import { claimsOf, decide, type ChainRules } from "../support/authChain";
-import { scratchStack, type Scratch } from "./engine";
-import { callTool } from "./mcp";
+import { scratchStack, type Scratch } from "../../testbed/engine/engine";
+import { callTool } from "../../testbed/mcp";
 import {
   authorinoEvaluators,
   freePort,
@@ -15,7 +15,7 @@ import {
   useTestBed,
   type ApiServer,
   type Keycloak,
-} from "./testbed";
+} from "../../testbed/authz/authorino";
 
 // Use case 2 with gateway.release kuadrant-v0.9.0 and real tokens: Keycloak with v0.9.0's realm
 // (client mcp-test/kubernetes-mcp-server, `tool:` roles, mcp in engineering), an API server with

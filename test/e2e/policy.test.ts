@@ -2,7 +2,7 @@ import type { Stack } from "@pulumi/pulumi/automation";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REPO_ROOT, scratchStack } from "./engine";
+import { REPO_ROOT, scratchStack } from "../../testbed/engine/engine";
 import {
   freePort,
   standIns,
@@ -11,7 +11,7 @@ import {
   useTestBed,
   type ApiServer,
   type Keycloak,
-} from "./testbed";
+} from "../../testbed/authz/authorino";
 
 // The policy pack run by the real engine, `pulumi preview --policy-pack policy` with no policy
 // config: the dev stack as shipped (kind mode), in use case 1 and in use case 3, and a program

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { scratchStack, unreachableKubeconfig } from "./engine";
-import { freePort, standIns, startApiServer, tearDownStack, useTestBed } from "./testbed";
+import { scratchStack, unreachableKubeconfig } from "../../testbed/engine/engine";
+import { freePort, standIns, startApiServer, tearDownStack, useTestBed } from "../../testbed/authz/authorino";
 
 // The preflight on `up` with the real engine: a cluster nobody answers for stops the run before
 // any resource is touched, naming the key, the API server and what to do, never the token.

@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { scratchStack, stepCounter, type Scratch } from "./engine";
+import { scratchStack, stepCounter, type Scratch } from "../../testbed/engine/engine";
 import {
   freePort,
   tearDownStack,
@@ -11,7 +11,7 @@ import {
   type Api,
   type ApiServer,
   type Keycloak,
-} from "./testbed";
+} from "../../testbed/authz/authorino";
 
 // The realm of the guide's merge (guide-fd2e9da) already holds the client mcp-test/kubernetes-mcp,
 // its 22 roles, the group engineering holding them and mcp in it. `create` would end in 409

@@ -2,7 +2,7 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hostStateDir, scratchStack, type Scratch } from "./engine";
+import { hostStateDir, scratchStack, type Scratch } from "../../testbed/engine/engine";
 import {
   freePort,
   tearDownStack,
@@ -12,7 +12,7 @@ import {
   startApiServer,
   useTestBed,
   type ApiServer,
-} from "./testbed";
+} from "../../testbed/authz/authorino";
 
 // A `pulumi up` killed with SIGKILL half way (the CLI, its language host and plugins: a killed CI
 // job), then the recovery the README gives. The MCP server it started runs in a session of its own

@@ -4,9 +4,9 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GUIDE_TOOLS } from "../../components/tools";
 import { guideManifests, trimStrings } from "../support/guide";
-import { hostStateDir, persistedTexts, scratchStack, stepCounter, type Scratch } from "./engine";
-import { callTool, listTools } from "./mcp";
-import { NO_AUTH_PLAN, OIDC_ADDS } from "./plans";
+import { hostStateDir, persistedTexts, scratchStack, stepCounter, type Scratch } from "../../testbed/engine/engine";
+import { callTool, listTools } from "../../testbed/mcp";
+import { NO_AUTH_PLAN, OIDC_ADDS } from "../../testbed/engine/plans";
 import {
   freePort,
   tearDownStack,
@@ -18,7 +18,7 @@ import {
   useTestBed,
   type ApiServer,
   type Keycloak,
-} from "./testbed";
+} from "../../testbed/authz/authorino";
 
 // Both use cases on the real engine and the real command, kubernetes and keycloak plugins, against
 // the test bed: a loopback API server with the Kind config's OIDC flags, Keycloak with the realm of

@@ -1,8 +1,15 @@
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hostStateDir, REPO_ROOT, scratchStack, stepCounter, useProgramOf, type Scratch } from "./engine";
-import { listTools } from "./mcp";
+import {
+  hostStateDir,
+  REPO_ROOT,
+  scratchStack,
+  stepCounter,
+  useProgramOf,
+  type Scratch,
+} from "../../testbed/engine/engine";
+import { listTools } from "../../testbed/mcp";
 import {
   createRealm,
   freePort,
@@ -13,7 +20,7 @@ import {
   useTestBed,
   type ApiServer,
   type Keycloak,
-} from "./testbed";
+} from "../../testbed/authz/authorino";
 
 // A live upgrade: a use-case-3 stack made by main as it was before one component per cluster (the
 // use-case chain: every server piece at the stack's top level, the Keycloak provider inside use case

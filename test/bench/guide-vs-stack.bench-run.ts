@@ -10,8 +10,8 @@ import * as path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { GUIDE_TOOLS } from "../../components/tools";
 import { resolveMcpServerBinary } from "../../components/localMcpServer";
-import { guideManifests } from "../../test/support/guide";
-import { REPO_ROOT, scratchStack, type Scratch } from "../../test/e2e/engine";
+import { guideManifests } from "../support/guide";
+import { REPO_ROOT, scratchStack, type Scratch } from "../../testbed/engine/engine";
 import {
   freePort,
   standIns,
@@ -21,7 +21,7 @@ import {
   useTestBed,
   type ApiServer,
   type Keycloak,
-} from "../../test/e2e/testbed";
+} from "../../testbed/authz/authorino";
 
 const TAG = "guide-397bf8d";
 let keycloak: Keycloak;

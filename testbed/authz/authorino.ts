@@ -9,8 +9,8 @@ import * as https from "node:https";
 import * as path from "node:path";
 import type { ConfigMap, Stack } from "@pulumi/pulumi/automation";
 import type { AuthPolicyMetadata } from "../../components/crds";
-import { claimsOf, type Evaluators } from "../support/authChain";
-import { REPO_ROOT, scratchTmp } from "./engine";
+import { claimsOf, type Evaluators } from "../../test/support/authChain";
+import { REPO_ROOT, scratchTmp } from "../engine/engine";
 
 /** The tags of testbed/gateway/checkout.sh's repository (the bundle's, or upstream's commits). */
 export type GatewayTag = "guide-397bf8d" | "guide-fd2e9da" | "kuadrant-v0.9.0";
