@@ -2,9 +2,10 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GUIDE_TOOLS } from "../../components/tools";
-import { claimsOf, decide, type ChainRules } from "../support/authChain";
+import { selfSubjectReview, startApiServer, type ApiServer } from "../../testbed/apiserver/apiServer";
+import { authorinoEvaluators } from "../../testbed/authz/authorino";
+import { resend, runMetadata, type MetadataStep } from "../../testbed/authz/metadata";
 import { REPO_ROOT, scratchStack, stepCounter, type Scratch } from "../../testbed/engine/engine";
-import { callTool } from "../../testbed/mcp";
 import {
   CROSS_DOMAIN_ONCE,
   CROSS_DOMAIN_PER_CLUSTER,
@@ -12,29 +13,15 @@ import {
   OIDC_ADDS,
   sumPlans,
 } from "../../testbed/engine/plans";
-import {
-  authorinoEvaluators,
-  createRealm,
-  createUser,
-  passwordLogin,
-  printClaims,
-  freePort,
-  portAnswers,
-  processesWith,
-  resend,
-  runMetadata,
-  selfSubjectReview,
-  standIns,
-  startApiServer,
-  startKeycloak,
-  tearDownStack,
-  useTestBed,
-  type Api,
-  type ApiServer,
-  type Keycloak,
-  type MetadataStep,
-  type Realm,
-} from "../../testbed/authz/authorino";
+import { tearDownStack, useTestBed } from "../../testbed/engine/useTestBed";
+import type { Api } from "../../testbed/https";
+import { claimsOf } from "../../testbed/jwt";
+import { passwordLogin, printClaims, startKeycloak, type Keycloak } from "../../testbed/keycloak/keycloak";
+import { createRealm, createUser, type Realm } from "../../testbed/keycloak/realms";
+import { callTool } from "../../testbed/mcp";
+import { freePort, portAnswers, processesWith } from "../../testbed/processes";
+import { standIns } from "../../testbed/standins/standIns";
+import { decide, type ChainRules } from "../support/authChain";
 
 // Use case 3 on the real engine: the gateway's cluster (a loopback API server trusting realm mcp)
 // and cluster b (another one, trusting realm cluster-b of the same Keycloak, built with the preview

@@ -2,24 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { basicCredentials, domainChainMetadata } from "../../components/domainChain";
 import { DOMAIN_ROLE, GATEWAY_IDP_ALIAS, GRANT_CLIENT_ID } from "../../components/domainTrust";
 import { GUIDE_TOOLS } from "../../components/tools";
-import { claimsOf } from "../support/authChain";
-import {
-  createRealm,
-  createUser,
-  passwordLogin,
-  printClaims,
-  resend,
-  runMetadata,
-  selfSubjectReview,
-  startApiServer,
-  startKeycloak,
-  type Api,
-  type ApiServer,
-  type Keycloak,
-  type MetadataStep,
-  type Realm,
-  type StepOutcome,
-} from "../../testbed/authz/authorino";
+import { selfSubjectReview, startApiServer, type ApiServer } from "../../testbed/apiserver/apiServer";
+import { resend, runMetadata, type MetadataStep, type StepOutcome } from "../../testbed/authz/metadata";
+import type { Api } from "../../testbed/https";
+import { claimsOf } from "../../testbed/jwt";
+import { passwordLogin, printClaims, startKeycloak, type Keycloak } from "../../testbed/keycloak/keycloak";
+import { createRealm, createUser, type Realm } from "../../testbed/keycloak/realms";
 
 // Use case 3 (cross-domain) on the real Keycloak, without the stack: the gateway's realm A (`mcp`
 // of guide-fd2e9da) and a realm `cluster-b` on the same Keycloak (started with the preview feature
