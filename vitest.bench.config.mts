@@ -4,8 +4,8 @@ import { defineConfig } from "vitest/config";
 // Not part of `npm run test:all`.
 export default defineConfig({
   test: {
-    include: ["testbed/bench/**/*.bench-run.ts"],
-    globalSetup: ["test/e2e/globalSetup.ts"],
+    include: ["test/bench/**/*.bench-run.ts"],
+    globalSetup: ["testbed/engine/globalSetup.ts"],
     pool: "forks",
     testTimeout: 900_000,
     hookTimeout: 300_000,

@@ -4,7 +4,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/e2e/**/*.test.ts"],
-    globalSetup: ["test/e2e/globalSetup.ts"],
+    globalSetup: ["testbed/engine/globalSetup.ts"],
     pool: "forks",
     // Each preview starts the CLI, the Node.js language host and the provider plugins.
     testTimeout: 300_000,

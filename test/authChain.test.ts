@@ -2,15 +2,15 @@ import { evaluate } from "@marcbachmann/cel-js";
 import { describe, expect, it } from "vitest";
 import { authPolicyRules } from "../components/toolAuthPolicy";
 import { GUIDE_TOOLS } from "../components/tools";
+import type { Evaluators } from "../testbed/authz/authorino";
+import { claimsOf } from "../testbed/jwt";
 import {
   CHAIN_CASES,
   OTHER_SERVER,
   REMOVED_TOOL,
   SERVER,
-  claimsOf,
   decide,
   type CallerToken,
-  type Evaluators,
   type ScopedToken,
 } from "./support/authChain";
 

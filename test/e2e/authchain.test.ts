@@ -5,37 +5,28 @@ import { evaluate } from "@marcbachmann/cel-js";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GUIDE_TOOLS } from "../../components/tools";
+import { selfSubjectReview, startApiServer, type ApiServer } from "../../testbed/apiserver/apiServer";
+import { authorinoEvaluators } from "../../testbed/authz/authorino";
+import { runMetadata, tokenExchangeBasic, type MetadataStep } from "../../testbed/authz/metadata";
+import { REPO_ROOT, persistedTexts, scratchStack, type Scratch } from "../../testbed/engine/engine";
+import { tearDownStack, useTestBed } from "../../testbed/engine/useTestBed";
+import type { Api } from "../../testbed/https";
+import { claimsOf } from "../../testbed/jwt";
+import { passwordLogin, startKeycloak, type Keycloak } from "../../testbed/keycloak/keycloak";
+import { createUser } from "../../testbed/keycloak/realms";
+import { callTool, listTools } from "../../testbed/mcp";
+import { freePort } from "../../testbed/processes";
+import { standIns } from "../../testbed/standins/standIns";
 import {
   CHAIN_CASES,
   OTHER_SERVER,
   REMOVED_TOOL,
   SERVER,
-  claimsOf,
   decide,
   type CallerToken,
   type ChainRules,
   type ScopedToken,
 } from "../support/authChain";
-import { REPO_ROOT, persistedTexts, scratchStack, type Scratch } from "./engine";
-import { callTool, listTools } from "./mcp";
-import {
-  authorinoEvaluators,
-  createUser,
-  passwordLogin,
-  freePort,
-  runMetadata,
-  selfSubjectReview,
-  standIns,
-  tokenExchangeBasic,
-  startApiServer,
-  startKeycloak,
-  tearDownStack,
-  useTestBed,
-  type Api,
-  type ApiServer,
-  type Keycloak,
-  type MetadataStep,
-} from "./testbed";
 
 // Use case 2's chain with real parts: tokens from Keycloak for the realm's user `mcp` (and one of
 // our own outside the group), the exchange the applied AuthPolicy's metadata step describes, sent

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { scratchStack } from "./engine";
+import { scratchStack } from "../../testbed/engine/engine";
 
 // Bad config reaches the user through the real CLI with the same message as in the unit tests,
 // and no resource is touched: the preview stops before planning anything.

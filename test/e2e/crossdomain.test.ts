@@ -2,33 +2,26 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GUIDE_TOOLS } from "../../components/tools";
-import { claimsOf, decide, type ChainRules } from "../support/authChain";
-import { REPO_ROOT, scratchStack, stepCounter, type Scratch } from "./engine";
-import { callTool } from "./mcp";
-import { CROSS_DOMAIN_ONCE, CROSS_DOMAIN_PER_CLUSTER, NO_AUTH_PLAN, OIDC_ADDS, sumPlans } from "./plans";
+import { selfSubjectReview, startApiServer, type ApiServer } from "../../testbed/apiserver/apiServer";
+import { authorinoEvaluators } from "../../testbed/authz/authorino";
+import { resend, runMetadata, type MetadataStep } from "../../testbed/authz/metadata";
+import { REPO_ROOT, scratchStack, stepCounter, type Scratch } from "../../testbed/engine/engine";
 import {
-  authorinoEvaluators,
-  createRealm,
-  createUser,
-  passwordLogin,
-  printClaims,
-  freePort,
-  portAnswers,
-  processesWith,
-  resend,
-  runMetadata,
-  selfSubjectReview,
-  standIns,
-  startApiServer,
-  startKeycloak,
-  tearDownStack,
-  useTestBed,
-  type Api,
-  type ApiServer,
-  type Keycloak,
-  type MetadataStep,
-  type Realm,
-} from "./testbed";
+  CROSS_DOMAIN_ONCE,
+  CROSS_DOMAIN_PER_CLUSTER,
+  NO_AUTH_PLAN,
+  OIDC_ADDS,
+  sumPlans,
+} from "../../testbed/engine/plans";
+import { tearDownStack, useTestBed } from "../../testbed/engine/useTestBed";
+import type { Api } from "../../testbed/https";
+import { claimsOf } from "../../testbed/jwt";
+import { passwordLogin, printClaims, startKeycloak, type Keycloak } from "../../testbed/keycloak/keycloak";
+import { createRealm, createUser, type Realm } from "../../testbed/keycloak/realms";
+import { callTool } from "../../testbed/mcp";
+import { freePort, portAnswers, processesWith } from "../../testbed/processes";
+import { standIns } from "../../testbed/standins/standIns";
+import { decide, type ChainRules } from "../support/authChain";
 
 // Use case 3 on the real engine: the gateway's cluster (a loopback API server trusting realm mcp)
 // and cluster b (another one, trusting realm cluster-b of the same Keycloak, built with the preview
@@ -156,16 +149,34 @@ describe("use case 3 on the real engine: one up for the gateway's cluster and cl
       ["domain-grant", 200],
       ["oauth-token-exchange", 200],
     ]);
+    // Each step sends the token the step before answered with (auth.metadata).
+    const [s0, s1, s2] = run.steps;
+    expect(s0.request!.body.subject_token).toBe(tokens.caller);
+    expect(s1.request!.body.assertion).toBe(s0.json.access_token);
+    expect(s2.request!.body.subject_token).toBe(s1.json.access_token);
     show("caller (realm mcp login)", tokens.caller);
-    const step0 = show("0 gateway-domain-exchange", run.byName["gateway-domain-exchange"].json.access_token);
+    tokens.step0 = run.byName["gateway-domain-exchange"].json.access_token;
+    const step0 = show("0 gateway-domain-exchange", tokens.step0);
     expect(step0).toMatchObject({ iss: keycloak.issuer, aud: realmB.issuer, azp: "mcp-gateway" });
     expect(step0.sub).toBe(claimsOf(tokens.caller).sub);
-    const step1 = show("1 domain-grant", run.byName["domain-grant"].json.access_token);
-    expect(step1).toMatchObject({ iss: realmB.issuer, preferred_username: "mcp" });
+    tokens.step1 = run.byName["domain-grant"].json.access_token;
+    const step1 = show("1 domain-grant", tokens.step1);
+    // The grant's user is realm cluster-b's mcp (linked to realm mcp's), not realm mcp's.
+    const [mcpB] = await get(`${B}/users?username=mcp&exact=true`);
+    expect(step1).toMatchObject({ iss: realmB.issuer, sub: mcpB.id, preferred_username: "mcp" });
+    expect(step1.sub).not.toBe(step0.sub);
     tokens.final = run.byName["oauth-token-exchange"].json.access_token;
     const final = show("2 oauth-token-exchange (final)", tokens.final);
-    expect(final).toMatchObject({ iss: realmB.issuer, aud: SERVER_B, azp: "mcp-gateway", preferred_username: "mcp" });
+    expect(final).toMatchObject({
+      iss: realmB.issuer,
+      aud: SERVER_B,
+      azp: "mcp-gateway",
+      sub: mcpB.id,
+      preferred_username: "mcp",
+    });
     expect([...final.resource_access[SERVER_B].roles].sort()).toEqual([...GUIDE_TOOLS].sort());
+    // Realm cluster-b has no groups scope: cluster b binds the user, not a group.
+    expect(final.groups).toBeUndefined();
   });
 
   it("b's AuthPolicy, evaluated by Authorino's libraries, admits namespaces_list and refuses a tool without a role", () => {
@@ -179,17 +190,28 @@ describe("use case 3 on the real engine: one up for the gateway's cluster and cl
     ).toBe("scoped-audience-check");
   });
 
+  it("the grant's token (step 1) authenticates at cluster b, but b's policy refuses it: only step 2's is scoped to b's server", async () => {
+    // The grant client has the full scope: step 1's aud is every client whose roles mcp holds in
+    // realm cluster-b, never b's server alone, which the scoped-audience check wants.
+    expect((await selfSubjectReview(clusterB, tokens.step1)).status).toBe(201);
+    expect(claimsOf(tokens.step1).aud).not.toBe(SERVER_B);
+    const call = { callerJwt: tokens.caller, scopedJwt: tokens.step1, tool: "namespaces_list", server: SERVER_B };
+    expect(decide(applied.b, real, call).verdict).toBe("scoped-audience-check");
+  });
+
   it("cluster b's API server takes the final token for <realm cluster-b issuer>#mcp, and b's server lists b's namespaces with it", async () => {
     const review = await selfSubjectReview(clusterB, tokens.final);
     expect(review.status, review.text).toBe(201);
     expect(review.json.status.userInfo.username).toBe(`${realmB.issuer}#mcp`);
+    expect(review.json.status.userInfo.groups).toEqual(["system:authenticated"]);
     const result = await callTool(mcpUrl(portB), "namespaces_list", tokens.final);
     expect(result.isError, result.text).toBe(false);
     expect(result.text).toContain(ONLY_IN_B);
   });
 
-  it("the realm-mcp token sent straight to cluster b is refused there, by the API server and through b's server", async () => {
-    expect((await selfSubjectReview(clusterB, tokens.caller)).status).toBe(401);
+  it("the realm-mcp tokens sent straight to cluster b are refused there, by the API server and through b's server", async () => {
+    // The caller's token, and step 0's, whose audience is realm cluster-b's issuer but whose issuer is realm mcp.
+    for (const t of [tokens.caller, tokens.step0]) expect((await selfSubjectReview(clusterB, t)).status).toBe(401);
     const result = await callTool(mcpUrl(portB), "namespaces_list", tokens.caller);
     expect(result.isError).toBe(true);
     expect(result.text).not.toContain(ONLY_IN_B);
@@ -203,13 +225,16 @@ describe("use case 3 on the real engine: one up for the gateway's cluster and cl
       json: { error: "invalid_grant", error_description: "User not found" },
     });
     expect(run.byName["oauth-token-exchange"].status).toBeUndefined();
+    expect(run.byName["oauth-token-exchange"].request).toBeUndefined();
     expect(run.byName["oauth-token-exchange"].error).toContain("access_token");
+    expect(run.metadata["oauth-token-exchange"]).toBeUndefined();
   });
 
   it("an assertion is good once: the grant refuses the same exchanged token sent again", async () => {
     const run = await chain("b", tokens.caller);
     expect(run.byName["domain-grant"].status).toBe(200);
     const again = await resend(run.byName["domain-grant"].request!, keycloak.ca);
+    expect(again.status).toBe(400);
     expect(again.json).toMatchObject({ error: "invalid_grant", error_description: "Token reuse detected" });
   });
 

@@ -2,25 +2,16 @@ import type { EngineEvent, UpResult } from "@pulumi/pulumi/automation";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startApiServer, untilAccepted, type ApiServer } from "../../testbed/apiserver/apiServer";
+import { exchangedUserToken } from "../../testbed/authz/metadata";
+import { hostStateDir, scratchStack, type Scratch } from "../../testbed/engine/engine";
+import { tearDownStack, useTestBed } from "../../testbed/engine/useTestBed";
+import type { Api } from "../../testbed/https";
+import { passwordLogin, startKeycloak, type Keycloak } from "../../testbed/keycloak/keycloak";
+import { callTool } from "../../testbed/mcp";
+import { freePort, portAnswers, processesWith } from "../../testbed/processes";
+import { standIns } from "../../testbed/standins/standIns";
 import { SERVER } from "../support/authChain";
-import { hostStateDir, scratchStack, type Scratch } from "./engine";
-import { callTool } from "./mcp";
-import {
-  exchangedUserToken,
-  freePort,
-  passwordLogin,
-  portAnswers,
-  processesWith,
-  standIns,
-  startApiServer,
-  startKeycloak,
-  tearDownStack,
-  untilAccepted,
-  useTestBed,
-  type Api,
-  type ApiServer,
-  type Keycloak,
-} from "./testbed";
 
 // The fault suite: a use case 2 stack that is up on the test bed, each fault made out of band as
 // it happens on a user's machine, then the one command the README gives for it, with the exact

@@ -3,19 +3,13 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { DestroyResult, EngineEvent, UpResult } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hostStateDir, scratchStack, scratchTmp, stepCounter, type Scratch } from "./engine";
-import { callTool, listTools } from "./mcp";
-import {
-  freePort,
-  gatewayRepo,
-  portAnswers,
-  processesWith,
-  standIns,
-  startApiServer,
-  tearDownStack,
-  useTestBed,
-  type ApiServer,
-} from "./testbed";
+import { startApiServer, type ApiServer } from "../../testbed/apiserver/apiServer";
+import { hostStateDir, scratchStack, scratchTmp, stepCounter, type Scratch } from "../../testbed/engine/engine";
+import { tearDownStack, useTestBed } from "../../testbed/engine/useTestBed";
+import { gatewayRepo } from "../../testbed/gateway/checkout";
+import { callTool, listTools } from "../../testbed/mcp";
+import { freePort, portAnswers, processesWith } from "../../testbed/processes";
+import { standIns } from "../../testbed/standins/standIns";
 
 // What the stack keeps on the host (components/hostState.ts), on the real engine: a Kind cluster
 // the stack made and that was deleted out of band is made again by one `up`; a Kind cluster it did

@@ -1,23 +1,15 @@
 import * as fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { claimsOf } from "../support/authChain";
-import { scratchStack, type Scratch } from "./engine";
-import { callTool } from "./mcp";
-import {
-  createRealm,
-  exchangedUserToken,
-  freePort,
-  passwordLogin,
-  runMetadata,
-  standIns,
-  startApiServer,
-  startKeycloak,
-  tearDownStack,
-  untilAccepted,
-  useTestBed,
-  type ApiServer,
-  type Keycloak,
-} from "./testbed";
+import { startApiServer, untilAccepted, type ApiServer } from "../../testbed/apiserver/apiServer";
+import { exchangedUserToken, runMetadata } from "../../testbed/authz/metadata";
+import { scratchStack, type Scratch } from "../../testbed/engine/engine";
+import { tearDownStack, useTestBed } from "../../testbed/engine/useTestBed";
+import { claimsOf } from "../../testbed/jwt";
+import { passwordLogin, startKeycloak, type Keycloak } from "../../testbed/keycloak/keycloak";
+import { createRealm } from "../../testbed/keycloak/realms";
+import { callTool } from "../../testbed/mcp";
+import { freePort } from "../../testbed/processes";
+import { standIns } from "../../testbed/standins/standIns";
 
 // The Keycloak versions users get, beside the test bed's default (26.5.6, every other e2e file):
 // 26.4 is Kuadrant v0.9.0's pin (26.4.7, the newest 26.4 on Maven Central), 26.7.3 the newest.

@@ -3,9 +3,13 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { scratchStack, type Scratch } from "./engine";
-import { listTools } from "./mcp";
-import { freePort, tearDownStack, gatewayRepo, portAnswers, processesWith, standIns, type ApiServer } from "./testbed";
+import type { ApiServer } from "../../testbed/apiserver/apiServer";
+import { scratchStack, type Scratch } from "../../testbed/engine/engine";
+import { tearDownStack } from "../../testbed/engine/useTestBed";
+import { gatewayRepo } from "../../testbed/gateway/checkout";
+import { listTools } from "../../testbed/mcp";
+import { freePort, portAnswers, processesWith } from "../../testbed/processes";
+import { standIns } from "../../testbed/standins/standIns";
 
 // Kind mode with the real command plugin. Only `make` and the checkout's `bin/kind` are stand-ins
 // (testbed/standins: no container runtime here): they record their calls, each "Kind cluster" is a

@@ -1,21 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GUIDE_TOOLS } from "../../components/tools";
-import { claimsOf, decide, type ChainRules } from "../support/authChain";
-import { scratchStack, type Scratch } from "./engine";
-import { callTool } from "./mcp";
-import {
-  authorinoEvaluators,
-  freePort,
-  selfSubjectReview,
-  standIns,
-  tokenExchangeBasic,
-  startApiServer,
-  startKeycloak,
-  tearDownStack,
-  useTestBed,
-  type ApiServer,
-  type Keycloak,
-} from "./testbed";
+import { selfSubjectReview, startApiServer, type ApiServer } from "../../testbed/apiserver/apiServer";
+import { authorinoEvaluators } from "../../testbed/authz/authorino";
+import { tokenExchangeBasic } from "../../testbed/authz/metadata";
+import { scratchStack, type Scratch } from "../../testbed/engine/engine";
+import { tearDownStack, useTestBed } from "../../testbed/engine/useTestBed";
+import { claimsOf } from "../../testbed/jwt";
+import { startKeycloak, type Keycloak } from "../../testbed/keycloak/keycloak";
+import { callTool } from "../../testbed/mcp";
+import { freePort } from "../../testbed/processes";
+import { standIns } from "../../testbed/standins/standIns";
+import { decide, type ChainRules } from "../support/authChain";
 
 // Use case 2 with gateway.release kuadrant-v0.9.0 and real tokens: Keycloak with v0.9.0's realm
 // (client mcp-test/kubernetes-mcp-server, `tool:` roles, mcp in engineering), an API server with

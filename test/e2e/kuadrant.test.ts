@@ -1,10 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { parseStackConfig } from "../../stacks/config";
-import { scratchStack, type Scratch } from "./engine";
-import { startKuadrantGateway } from "./gateway";
-import { callTool, listTools } from "./mcp";
-import { freePort, standIns, startApiServer, tearDownStack, useTestBed, type ApiServer } from "./testbed";
+import { startApiServer, type ApiServer } from "../../testbed/apiserver/apiServer";
+import { scratchStack, type Scratch } from "../../testbed/engine/engine";
+import { tearDownStack, useTestBed } from "../../testbed/engine/useTestBed";
+import { startKuadrantGateway } from "../../testbed/gateway/gateway";
+import { callTool, listTools } from "../../testbed/mcp";
+import { freePort } from "../../testbed/processes";
+import { standIns } from "../../testbed/standins/standIns";
 
 // gateway.release kuadrant-v0.9.0 on the real engine: the stack's no-auth `up` on a loopback API
 // server with v0.9.0's CRDs (MCPServerRegistration's CEL rules enforced by the API server), then

@@ -2,16 +2,12 @@ import type { Stack } from "@pulumi/pulumi/automation";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REPO_ROOT, scratchStack } from "./engine";
-import {
-  freePort,
-  standIns,
-  startApiServer,
-  startKeycloak,
-  useTestBed,
-  type ApiServer,
-  type Keycloak,
-} from "./testbed";
+import { startApiServer, type ApiServer } from "../../testbed/apiserver/apiServer";
+import { REPO_ROOT, scratchStack } from "../../testbed/engine/engine";
+import { useTestBed } from "../../testbed/engine/useTestBed";
+import { startKeycloak, type Keycloak } from "../../testbed/keycloak/keycloak";
+import { freePort } from "../../testbed/processes";
+import { standIns } from "../../testbed/standins/standIns";
 
 // The policy pack run by the real engine, `pulumi preview --policy-pack policy` with no policy
 // config: the dev stack as shipped (kind mode), in use case 1 and in use case 3, and a program

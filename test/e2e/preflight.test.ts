@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { scratchStack, unreachableKubeconfig } from "./engine";
-import { freePort, standIns, startApiServer, tearDownStack, useTestBed } from "./testbed";
+import { startApiServer } from "../../testbed/apiserver/apiServer";
+import { scratchStack, unreachableKubeconfig } from "../../testbed/engine/engine";
+import { tearDownStack, useTestBed } from "../../testbed/engine/useTestBed";
+import { freePort } from "../../testbed/processes";
+import { standIns } from "../../testbed/standins/standIns";
 
 // The preflight on `up` with the real engine: a cluster nobody answers for stops the run before
 // any resource is touched, naming the key, the API server and what to do, never the token.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { scratchStack, stepCounter } from "./engine";
-import { KIND_NO_AUTH_PLAN, OIDC_RESOURCES } from "./plans";
+import { scratchStack, stepCounter } from "../../testbed/engine/engine";
+import { KIND_NO_AUTH_PLAN, OIDC_RESOURCES } from "../../testbed/engine/plans";
 
 // `pulumi preview` of the dev stack as shipped (kind mode, the guide's values) by the real engine
 // and the real command, kubernetes and keycloak plugins, with nothing reachable: no cluster, no

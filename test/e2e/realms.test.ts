@@ -1,17 +1,12 @@
 import * as fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { scratchStack, stepCounter, type Scratch } from "./engine";
-import {
-  freePort,
-  tearDownStack,
-  standIns,
-  startApiServer,
-  startKeycloak,
-  useTestBed,
-  type Api,
-  type ApiServer,
-  type Keycloak,
-} from "./testbed";
+import { startApiServer, type ApiServer } from "../../testbed/apiserver/apiServer";
+import { scratchStack, stepCounter, type Scratch } from "../../testbed/engine/engine";
+import { tearDownStack, useTestBed } from "../../testbed/engine/useTestBed";
+import type { Api } from "../../testbed/https";
+import { startKeycloak, type Keycloak } from "../../testbed/keycloak/keycloak";
+import { freePort } from "../../testbed/processes";
+import { standIns } from "../../testbed/standins/standIns";
 
 // The realm of the guide's merge (guide-fd2e9da) already holds the client mcp-test/kubernetes-mcp,
 // its 22 roles, the group engineering holding them and mcp in it. `create` would end in 409

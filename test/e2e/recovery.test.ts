@@ -2,17 +2,11 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hostStateDir, scratchStack, type Scratch } from "./engine";
-import {
-  freePort,
-  tearDownStack,
-  portAnswers,
-  processesWith,
-  standIns,
-  startApiServer,
-  useTestBed,
-  type ApiServer,
-} from "./testbed";
+import { startApiServer, type ApiServer } from "../../testbed/apiserver/apiServer";
+import { hostStateDir, scratchStack, type Scratch } from "../../testbed/engine/engine";
+import { tearDownStack, useTestBed } from "../../testbed/engine/useTestBed";
+import { freePort, portAnswers, processesWith } from "../../testbed/processes";
+import { standIns } from "../../testbed/standins/standIns";
 
 // A `pulumi up` killed with SIGKILL half way (the CLI, its language host and plugins: a killed CI
 // job), then the recovery the README gives. The MCP server it started runs in a session of its own

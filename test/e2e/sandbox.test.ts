@@ -2,8 +2,8 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { REPO_ROOT, scratchTmp } from "./engine";
-import { portAnswers, processesWith } from "./testbed";
+import { REPO_ROOT, scratchTmp } from "../../testbed/engine/engine";
+import { portAnswers, processesWith } from "../../testbed/processes";
 
 // `npm run sandbox` as a user runs it: up (oidc), the commands it prints, run as printed, status,
 // a second up that reuses what runs, then down twice; nothing of it may be left running.

@@ -3,22 +3,15 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GUIDE_TOOLS } from "../../components/tools";
+import { startApiServer, type ApiServer } from "../../testbed/apiserver/apiServer";
+import { hostStateDir, persistedTexts, scratchStack, stepCounter, type Scratch } from "../../testbed/engine/engine";
+import { NO_AUTH_PLAN, OIDC_ADDS } from "../../testbed/engine/plans";
+import { tearDownStack, useTestBed } from "../../testbed/engine/useTestBed";
+import { startKeycloak, type Keycloak } from "../../testbed/keycloak/keycloak";
+import { callTool, listTools } from "../../testbed/mcp";
+import { freePort, portAnswers, processesWith } from "../../testbed/processes";
+import { standIns } from "../../testbed/standins/standIns";
 import { guideManifests, trimStrings } from "../support/guide";
-import { hostStateDir, persistedTexts, scratchStack, stepCounter, type Scratch } from "./engine";
-import { callTool, listTools } from "./mcp";
-import { NO_AUTH_PLAN, OIDC_ADDS } from "./plans";
-import {
-  freePort,
-  tearDownStack,
-  portAnswers,
-  processesWith,
-  standIns,
-  startApiServer,
-  startKeycloak,
-  useTestBed,
-  type ApiServer,
-  type Keycloak,
-} from "./testbed";
 
 // Both use cases on the real engine and the real command, kubernetes and keycloak plugins, against
 // the test bed: a loopback API server with the Kind config's OIDC flags, Keycloak with the realm of

@@ -1,7 +1,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { processesWith, startApiServer, startKeycloak, type ApiServer, type Keycloak } from "./testbed";
+import { startApiServer, type ApiServer } from "../../testbed/apiserver/apiServer";
+import { startKeycloak, type Keycloak } from "../../testbed/keycloak/keycloak";
+import { processesWith } from "../../testbed/processes";
 
 // The test bed's in-place restarts the fault-injection suites rely on: same URL, certs and data,
 // new processes, and stop() still stops everything.

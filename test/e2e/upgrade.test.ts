@@ -1,19 +1,21 @@
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hostStateDir, REPO_ROOT, scratchStack, stepCounter, useProgramOf, type Scratch } from "./engine";
-import { listTools } from "./mcp";
+import { startApiServer, type ApiServer } from "../../testbed/apiserver/apiServer";
 import {
-  createRealm,
-  freePort,
-  standIns,
-  startApiServer,
-  startKeycloak,
-  tearDownStack,
-  useTestBed,
-  type ApiServer,
-  type Keycloak,
-} from "./testbed";
+  hostStateDir,
+  REPO_ROOT,
+  scratchStack,
+  stepCounter,
+  useProgramOf,
+  type Scratch,
+} from "../../testbed/engine/engine";
+import { tearDownStack, useTestBed } from "../../testbed/engine/useTestBed";
+import { startKeycloak, type Keycloak } from "../../testbed/keycloak/keycloak";
+import { createRealm } from "../../testbed/keycloak/realms";
+import { listTools } from "../../testbed/mcp";
+import { freePort } from "../../testbed/processes";
+import { standIns } from "../../testbed/standins/standIns";
 
 // A live upgrade: a use-case-3 stack made by main as it was before one component per cluster (the
 // use-case chain: every server piece at the stack's top level, the Keycloak provider inside use case

@@ -4,6 +4,7 @@
  * tokens (Authorino's own cel-go, OPA and go-oidc from testbed/authz, test/e2e/authchain.test.ts).
  * Both walk the AuthPolicy's rules in Authorino's order with `decide` below.
  */
+import type { Evaluators } from "../../testbed/authz/authorino";
 
 /** The MCP server's Keycloak client: the audience the exchange asks for, the roles' client. */
 export const SERVER = "mcp-test/kubernetes-mcp";
@@ -100,15 +101,6 @@ export interface ChainRules {
   };
 }
 
-/** Authorino's evaluators: real ones (testbed/authz) or the unit tests' (cel-js, synthetic JWTs). */
-export interface Evaluators {
-  /** The `jwt` authentication: the caller's verified claims, or why the token is refused. */
-  verifyJwt(token: string): { claims: Record<string, unknown> } | { error: string };
-  cel(exprs: Record<string, string>, input: Record<string, unknown>): Record<string, unknown>;
-  /** The inline Rego's rules (`allValues: true`): here `token` is read from `claims` and `jwt`. */
-  rego(rego: string, input: Record<string, unknown>): Record<string, unknown>;
-}
-
 export interface Decision {
   verdict: Verdict;
   /** Whether the metadata step's `when` asks for an exchange of the caller's token. */
@@ -156,7 +148,3 @@ export function decide(
   const failed = (Object.keys(checks) as Array<keyof typeof checks>).find((name) => results[name] !== true);
   return { verdict: failed ?? "allowed", exchangeWanted: exchangeWanted === true, token };
 }
-
-/** The claims of a JWT, unverified. */
-export const claimsOf = (jwt: string): Record<string, unknown> =>
-  JSON.parse(Buffer.from(jwt.split(".")[1], "base64url").toString("utf8"));

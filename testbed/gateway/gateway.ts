@@ -15,8 +15,10 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
-import { REPO_ROOT, scratchTmp } from "./engine";
-import { freePort, type ApiServer, type GatewayTag } from "./testbed";
+import type { ApiServer } from "../apiserver/apiServer";
+import { REPO_ROOT, scratchTmp } from "../engine/engine";
+import { freePort } from "../processes";
+import type { GatewayTag } from "./checkout";
 
 const BROKER_NAMESPACE = "mcp-system";
 /** What the controller of guide-fd2e9da writes: ConfigMap mcp-system/mcp-gateway-config, key config.yaml. */

@@ -8,20 +8,15 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { GUIDE_TOOLS } from "../../components/tools";
 import { resolveMcpServerBinary } from "../../components/localMcpServer";
-import { guideManifests } from "../../test/support/guide";
-import { REPO_ROOT, scratchStack, type Scratch } from "../../test/e2e/engine";
-import {
-  freePort,
-  standIns,
-  tearDownStack,
-  startApiServer,
-  startKeycloak,
-  useTestBed,
-  type ApiServer,
-  type Keycloak,
-} from "../../test/e2e/testbed";
+import { GUIDE_TOOLS } from "../../components/tools";
+import { startApiServer, type ApiServer } from "../../testbed/apiserver/apiServer";
+import { REPO_ROOT, scratchStack, type Scratch } from "../../testbed/engine/engine";
+import { tearDownStack, useTestBed } from "../../testbed/engine/useTestBed";
+import { startKeycloak, type Keycloak } from "../../testbed/keycloak/keycloak";
+import { freePort } from "../../testbed/processes";
+import { standIns } from "../../testbed/standins/standIns";
+import { guideManifests } from "../support/guide";
 
 const TAG = "guide-397bf8d";
 let keycloak: Keycloak;

@@ -65,7 +65,7 @@ export interface Scratch {
   env: Record<string, string>;
 }
 
-/** A temp dir inside the run's scratch root (test/e2e/globalSetup.ts removes it after the run). */
+/** A temp dir inside the run's scratch root (globalSetup.ts removes it after the run). */
 export function scratchTmp(prefix: string): string {
   return fs.mkdtempSync(path.join(process.env.MCP_E2E_SCRATCH_ROOT ?? os.tmpdir(), prefix));
 }
