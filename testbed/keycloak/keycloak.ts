@@ -30,10 +30,15 @@ export interface Keycloak {
 /**
  * Keycloak (testbed/keycloak) on loopback, HTTPS, with the realm import of the gateway at `tag`.
  * `version`: MCP_KEYCLOAK_VERSION for fetch.sh and start.sh (default: theirs, 26.5.6); a version
- * not in the cache yet is downloaded and built on its first use (~1 min).
+ * not in the cache yet is downloaded and built on its first use (~1 min). `more`: start.sh's other
+ * settings (MCP_KEYCLOAK_REUSE_DIR, _TRUSTSTORE, _FEATURES: see its header).
  */
-export async function startKeycloak(tag: GatewayTag, version?: string): Promise<Keycloak> {
-  const env: Record<string, string> = version ? { MCP_KEYCLOAK_VERSION: version } : {};
+export async function startKeycloak(
+  tag: GatewayTag,
+  version?: string,
+  more: Record<string, string> = {},
+): Promise<Keycloak> {
+  const env: Record<string, string> = { ...(version ? { MCP_KEYCLOAK_VERSION: version } : {}), ...more };
   runScript("testbed/keycloak/fetch.sh", [], env);
   const realm = gatewayFile(tag, "config/keycloak/realm-import.yaml");
   const v = exportsOf(runScript("testbed/keycloak/start.sh", [realm], env));

@@ -70,18 +70,25 @@ export interface KeycloakDeployment {
 
 /**
  * Watches Deployment `namespace/name` on `kube` (polling, 1 s) and runs its pods with `start`
- * (testbed/keycloak/start.sh with the given environment). The first pod starts at once.
+ * (testbed/keycloak/start.sh with the given environment). `first` is the pod of the Deployment's
+ * template as it is now (started before the API servers, which need its address and CA).
  */
 export async function runKeycloakDeployment(
   kube: Api,
   start: (env: Record<string, string>) => Promise<Keycloak>,
   { namespace, name, container }: { namespace: string; name: string; container: string },
+  first: { keycloak: Keycloak; pod: PodStart },
 ): Promise<KeycloakDeployment> {
   const deployment = `/apis/apps/v1/namespaces/${namespace}/deployments/${name}`;
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "mcp-keycloak-pod-"));
-  const starts: PodStart[] = [];
-  let running: { template: string; keycloak: Keycloak } | undefined;
+  const starts: PodStart[] = [first.pod];
+  const now = (await kube.get(deployment)).json;
+  let running: { template: string; keycloak: Keycloak } | undefined = {
+    template: JSON.stringify(now.spec.template),
+    keycloak: first.keycloak,
+  };
   let failure: Error | undefined;
+  let failedTemplate: string | undefined;
 
   /** The file a container path names, written from the ConfigMap volume mounted over it. */
   async function mountedFile(spec: PodSpec, c: Container, file: string, dir: string): Promise<string> {
@@ -136,6 +143,7 @@ export async function runKeycloakDeployment(
     if (res.status !== 200) return;
     const d = res.json;
     const template = JSON.stringify(d.spec.template);
+    failedTemplate = template;
     if (running?.template !== template) running = { template, keycloak: await startPod(d) };
     const s = d.status ?? {};
     if (s.observedGeneration !== d.metadata.generation || s.availableReplicas !== 1) {
@@ -158,7 +166,12 @@ export async function runKeycloakDeployment(
   await idle;
   const loop = async () => {
     while (!stopped) {
-      idle = reconcile().catch((e: Error) => void (failure ??= e));
+      idle = reconcile().catch(async (e: Error) => {
+        // A template that is gone already (a ConfigMap deleted after it) is no failure: a kubelet
+        // would retry until the next template came.
+        const d = (await kube.get(deployment)).json;
+        if (JSON.stringify(d.spec?.template) === failedTemplate) failure ??= e;
+      });
       await idle;
       await new Promise((r) => setTimeout(r, 1000));
     }
@@ -172,7 +185,10 @@ export async function runKeycloakDeployment(
       for (;;) {
         if (failure) throw failure;
         const d = (await kube.get(deployment)).json;
-        if (JSON.stringify(d.spec.template) === running?.template && d.status?.observedGeneration === d.metadata.generation)
+        if (
+          JSON.stringify(d.spec.template) === running?.template &&
+          d.status?.observedGeneration === d.metadata.generation
+        )
           return;
         await new Promise((r) => setTimeout(r, 500));
       }
