@@ -19,6 +19,10 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 OUT=${MCP_STACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mcp-gateway-stack}/apiserver
 T0=$(date +%s)
 mkdir -p "$OUT/logs" "$OUT/src"
+# shellcheck source=../progress.sh
+. "$ROOT/testbed/progress.sh"
+PROGRESS_PREFIX=apiserver-build
+BUILT= # what this run built
 
 log() { echo "apiserver-build: $*" >&2; }
 die() { # die COMPONENT VERSION MESSAGE
@@ -41,27 +45,29 @@ modfile() {
 	echo "$out" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p'
 }
 
+# Cold builds on 2 cores, in seconds (measured 2026-12-07; the controller-manager after the
+# apiserver, sharing its build cache): the progress lines' estimate before a first build here.
+typical_seconds() { case $1 in kube-apiserver) echo 300 ;; kube-controller-manager) echo 80 ;; *) echo 45 ;; esac; }
+
 # build NAME VERSION MODULE_DIR PACKAGE LDFLAGS: go build into $OUT/bin-NAME-VERSION/NAME unless
 # the stamp (version, ldflags, hash of the module's go.mod/go.sum/tools.go) says it is there.
 build() {
 	local name=$1 v=$2 dir=$3 pkg=$4 ld=$5 bin=$OUT/bin-$1-$2/$1 logf=$OUT/logs/$1-$2.log st
 	st="$v $(cat "$dir"/go.mod "$dir"/go.sum "$dir"/tools.go | sha256sum | cut -c1-16) $ld"
-	if [[ -x $bin && -f $bin.stamp && $(cat "$bin.stamp") == "$st" ]]; then
-		log "$name $v cached: $bin"
-		return
-	fi
-	log "building $name $v ($pkg), log: $logf (cold: several minutes on 2 cores)"
-	local t
-	t=$(date +%s)
+	[[ -x $bin && -f $bin.stamp && $(cat "$bin.stamp") == "$st" ]] && return
+	local why="first run on this machine"
+	[[ ! -f $bin.stamp ]] || why="its go.mod, go.sum or flags changed since the cached build"
 	mkdir -p "$(dirname "$bin")"
-	if ! (cd "$dir" && go build -ldflags "-s -w $ld" -o "$bin.tmp" "$pkg") >"$logf" 2>&1; then
+	: >"$logf"
+	if ! (cd "$dir" && progress_run "building $name $v" "from the Go module proxy, for the loopback API server; $why; log: $logf" \
+		"$bin.seconds" "$(typical_seconds "$name")" "$logf" go build -ldflags "-s -w $ld" -o "$bin.tmp" "$pkg"); then
 		tail -n 25 "$logf" >&2
 		die "$name" "$v" "go build $pkg failed in $dir (full log: $logf).
   A 'requires go >=' line means a newer Go is needed; a download error means the proxy lacks a module:
   choose another version (see the header of $0)"
 	fi
-	mv "$bin.tmp" "$bin" && echo "$st" >"$bin.stamp" && echo $(($(date +%s) - t)) >"$bin.seconds"
-	log "built $name $v in $(cat "$bin.seconds")s"
+	mv "$bin.tmp" "$bin" && echo "$st" >"$bin.stamp"
+	BUILT+=" $name"
 }
 
 # --- kube-apiserver ---------------------------------------------------------------------------
@@ -124,6 +130,10 @@ export KUBE_CONTROLLER_MANAGER_BIN="$OUT/bin-kube-controller-manager-$KV/kube-co
 export ETCD_BIN="$OUT/bin-etcd-$EV/etcd" ETCD_VERSION="$EV"
 EOF
 secs() { cat "$OUT/bin-$1-$2/$1.seconds" 2>/dev/null || echo '?'; }
-# Seconds of each binary's last build (cold: first build with an empty Go build cache).
-log "done in $(($(date +%s) - T0))s; last builds: kube-apiserver $KV $(secs kube-apiserver "$KV")s, kube-controller-manager $KV $(secs kube-controller-manager "$KV")s (after kube-apiserver, sharing its build cache), etcd $EV $(secs etcd "$EV")s"
+# Warm: one line. After a build: seconds of each binary's last build (cold: an empty Go build cache).
+if [[ -z $BUILT ]]; then
+	log "cached: kube-apiserver $KV, kube-controller-manager $KV, etcd $EV ($OUT)"
+else
+	log "done in $(($(date +%s) - T0))s; last builds: kube-apiserver $KV $(secs kube-apiserver "$KV")s, kube-controller-manager $KV $(secs kube-controller-manager "$KV")s (after kube-apiserver, sharing its build cache), etcd $EV $(secs etcd "$EV")s"
+fi
 grep ^export "$OUT/env.sh"

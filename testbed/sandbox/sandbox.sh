@@ -47,6 +47,16 @@ phase() { # phase N TOTAL TEXT: one progress line with the time since the last
 }
 # Commands run without the lock's descriptor: what they leave running must not hold the lock.
 quiet() { "$@" >>"$STATE/logs/sandbox.log" 2>&1 9>&-; }
+# A build script, quiet but for its progress lines (testbed/progress.sh: on a cold first run what it
+# builds and why, then a heartbeat every 30 s), which reach this script's stderr on descriptor 8.
+# Only the builds get it: a server started with it open would hold a piped stderr open. A failed
+# build shows the end of the log and stops `up`.
+build() {
+	MCP_PROGRESS_FD=8 "$@" 8>&2 >>"$STATE/logs/sandbox.log" 2>&1 9>&- && return
+	tail -n 20 "$STATE/logs/sandbox.log" >&2
+	echo "sandbox: ${*: -1} failed (log: $STATE/logs/sandbox.log)" >&2
+	return 1
+}
 # KEY=value pairs of this sandbox; `get KEY` prints one.
 get() { if [[ -f $STATE/env ]]; then sed -n "s/^$1=//p" "$STATE/env" | tail -1; fi; }
 put() { { grep -v "^$1=" "$STATE/env" 2>/dev/null || true; echo "$1=$2"; } >"$STATE/env.tmp" && mv "$STATE/env.tmp" "$STATE/env"; }
@@ -89,10 +99,11 @@ up() {
 	local n=6 tag_dir realm kind_config
 	use_case=${use_case:-$(get USE_CASE)}
 	use_case=${use_case:-oidc}
-	[[ $use_case == oidc ]] || n=5
+	[[ $use_case == oidc ]] || n=4
 	# The CRDs the API server gets beside the gateway's (AuthPolicy): crds.sh takes them from .cache/crds.
-	quiet bash "$ROOT/testbed/toolchain/build.sh" && quiet bash "$ROOT/testbed/apiserver/build.sh" &&
-		quiet bash "$ROOT/testbed/crds/fetch-crds.sh"
+	build bash "$ROOT/testbed/toolchain/build.sh"
+	build bash "$ROOT/testbed/apiserver/build.sh"
+	build bash "$ROOT/testbed/crds/fetch-crds.sh"
 	phase "$n" "toolchain, API server binaries and CRDs ready (log: $STATE/logs/sandbox.log)"
 	tag_dir=$(bash "$ROOT/testbed/gateway/checkout.sh" 2>>"$STATE/logs/sandbox.log")
 	put GATEWAY_REPO "$tag_dir"
@@ -102,7 +113,7 @@ up() {
 			phase "$n" "Keycloak reused: $(get KEYCLOAK_URL)"
 		else
 			[[ -z $(get KEYCLOAK_DIR) ]] || quiet bash "$ROOT/testbed/keycloak/stop.sh" "$(get KEYCLOAK_DIR)"
-			quiet bash "$ROOT/testbed/keycloak/fetch.sh"
+			build bash "$ROOT/testbed/keycloak/fetch.sh"
 			realm=$STATE/realm-import.yaml
 			git -C "$tag_dir" show "$TAG:config/keycloak/realm-import.yaml" >"$realm"
 			while IFS='=' read -r k v; do put "$k" "$v"; done < <(bash "$ROOT/testbed/keycloak/start.sh" "$realm" 2>>"$STATE/logs/sandbox.log" 9>&- | exports_of)

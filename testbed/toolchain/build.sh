@@ -25,12 +25,16 @@ SOURCE_MODE=${MCP_TOOLCHAIN_SOURCE:-auto}
 # gives up on the installed path and builds instead.
 INSTALL_TIMEOUT=${MCP_TOOLCHAIN_INSTALL_TIMEOUT:-90}
 RUN_START=$(date +%s)
+# shellcheck source=../progress.sh
+. "$ROOT/testbed/progress.sh"
+PROGRESS_PREFIX=toolchain
 
 log() { echo "toolchain: $*" >&2; }
 # die COMPONENT VERSION MESSAGE...
 die() {
 	local c=$1 v=$2
 	shift 2
+	progress_stop
 	echo "toolchain: ERROR [$c $v]: $*" >&2
 	exit 1
 }
@@ -95,35 +99,18 @@ require_module() {
 	fi
 }
 
-# Cold builds on 2 cores, in seconds (measured 2026-12-07), for the progress line's estimate.
+# Cold builds on 2 cores, in seconds (measured 2026-12-07; the language host right after the CLI,
+# whose packages it shares), the progress lines' estimate when this machine has not built it yet.
 typical_seconds() {
-	case $1 in pulumi) echo 360 ;; kubernetes) echo 720 ;; command) echo 60 ;; keycloak) echo 80 ;; *) echo 60 ;; esac
+	case $1 in pulumi) echo 360 ;; language-nodejs) echo 5 ;; kubernetes) echo 720 ;; command) echo 60 ;; keycloak) echo 80 ;; *) echo 60 ;; esac
 }
 
-# with_progress COMPONENT VERSION COMMAND...: runs COMMAND, and while it runs says every 30 s how
-# long it has taken and about how long it takes (this machine's last build of it, else the table):
-# a cold first run builds for about 20 minutes, and should not look hung.
-with_progress() {
-	local c=$1 v=$2 started=$SECONDS estimate
-	shift 2
-	estimate=$(build_seconds "$c")
-	[[ $estimate -gt 0 ]] || estimate=$(typical_seconds "$c")
-	"$@" &
-	local pid=$!
-	while ! wait_up_to 30 "$pid"; do
-		log "still building $c $v: $((SECONDS - started)) s so far, about $estimate s in all"
-	done
-	wait "$pid"
-}
-
-# wait_up_to SECONDS PID: true once PID has exited, false when SECONDS pass first.
-wait_up_to() {
-	local i
-	for ((i = 0; i < $1; i++)); do
-		kill -0 "$2" 2>/dev/null || return 0
-		sleep 1
-	done
-	! kill -0 "$2" 2>/dev/null
+# start_build COMPONENT WHAT FROM: the progress line "building WHAT (from FROM; why)", then a
+# heartbeat until mark_built (or die); the component's last build time is the estimate.
+start_build() {
+	local why="first run on this machine"
+	[[ ! -f $TC/stamps/$1 ]] || why="its version or source changed since the cached build"
+	progress_start "building $2" "from $3; $why" "$TC/stamps/$1.seconds" "$(typical_seconds "$1")"
 }
 
 # go_build COMPONENT VERSION DIR OUTPUT PACKAGE LDFLAGS [GO BUILD FLAGS...]: logs to $TC/logs,
@@ -132,7 +119,7 @@ go_build() {
 	local c=$1 v=$2 dir=$3 out=$4 pkg=$5 ldflags=$6 logf=$TC/logs/$1-$2.log
 	shift 6
 	log "building $c $v ($pkg), log: $logf"
-	if ! with_progress "$c" "$v" bash -c 'cd "$1" && shift && exec go build "$@"' _ "$dir" "$@" -ldflags "-s -w $ldflags" -o "$out" "$pkg" >>"$logf" 2>&1; then
+	if ! (cd "$dir" && go build "$@" -ldflags "-s -w $ldflags" -o "$out" "$pkg") >>"$logf" 2>&1; then
 		tail -n 30 "$logf" >&2
 		die "$c" "$v" "go build of $pkg in $dir failed (full log: $logf)"
 	fi
@@ -167,10 +154,11 @@ copy_tree() {
 }
 
 # Stamp = what was built: "VERSION SOURCE-HASH". A component is rebuilt when its stamp changes.
+# mark_built COMPONENT STAMP: ends start_build's progress (which records stamps/COMPONENT.seconds).
 is_built() { [[ -x $2 && -f $TC/stamps/$1 && $(cat "$TC/stamps/$1") == "$3" ]]; }
 mark_built() {
-	echo "$3" >"$TC/stamps/$1"
-	echo "$2" >"$TC/stamps/$1.seconds"
+	progress_done
+	echo "$2" >"$TC/stamps/$1"
 	BUILT_NOW+=("$1")
 }
 build_seconds() { cat "$TC/stamps/$1.seconds" 2>/dev/null || echo 0; }
@@ -234,6 +222,7 @@ if [[ $SOURCE_MODE == installed && -z $EXT_PULUMI ]]; then
 fi
 # Set when a plugin download failed in auto mode: the other plugins are built without trying.
 DOWNLOAD_BROKEN=
+DOWNLOADED_NOW= # set when a plugin was downloaded this run
 
 if [[ $SOURCE_MODE != built && -n $EXT_PULUMI ]]; then
 	CLI_SOURCE=installed
@@ -279,9 +268,8 @@ provide_pulumi() {
 	[[ -n $v ]] || die $c "?" "@pulumi/pulumi not found in package-lock.json"
 	local st=$v
 	if ! is_built $c "$bin" "$st"; then
-		local t0
-		t0=$(date +%s)
 		need_go $c "$v"
+		start_build $c "the pulumi CLI $v" "the Go module proxy"
 		require_module $c "$v" "github.com/pulumi/pulumi/pkg/v3@v$v"
 		# pkg/v3's go.mod replaces sdk/v3 with ../sdk, so `go install ...@v$v` is refused: build from
 		# a module of our own that requires pkg/v3 and sdk/v3 at one version and copies the
@@ -298,7 +286,7 @@ provide_pulumi() {
 		go_in $c "$v" "$src" go get "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@v$v" "github.com/pulumi/pulumi/sdk/v3@v$v"
 		go_build $c "$v" "$src" "$bin" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi \
 			"-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$v"
-		mark_built $c $(($(date +%s) - t0)) "$st"
+		mark_built $c "$st"
 	fi
 	"$bin" version >/dev/null || die $c "$v" "$bin does not run"
 	record $c "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@v$v" "$v" "$bin" go-module-proxy
@@ -323,9 +311,8 @@ provide_language_nodejs() {
 	local bin=$dir/pulumi-language-nodejs st
 	st=$(third_party_stamp $c "$v" "$bin" "$tp")
 	if ! is_built $c "$bin" "$st"; then
-		local t0
-		t0=$(date +%s)
 		need_go $c "$v"
+		start_build $c "the Node.js language host $v" "$tp"
 		copy_tree "$tp" "$src" && mkdir -p "$dir"
 		# Its go.mod replaces pkg/v3 and sdk/v3 with paths inside the pulumi repository: use the
 		# served modules at the SDK's version instead.
@@ -333,7 +320,7 @@ provide_language_nodejs() {
 			-dropreplace github.com/pulumi/pulumi/pkg/v3 -dropreplace github.com/pulumi/pulumi/sdk/v3 \
 			-require "github.com/pulumi/pulumi/pkg/v3@v$v" -require "github.com/pulumi/pulumi/sdk/v3@v$v"
 		go_build $c "$v" "$src" "$bin" . "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$v" -mod=mod
-		mark_built $c $(($(date +%s) - t0)) "$st"
+		mark_built $c "$st"
 	fi
 	local used=$bin
 	if [[ $CLI_SOURCE == installed ]]; then
@@ -368,12 +355,12 @@ provide_plugin() {
 			return
 		fi
 		local logf=$TC/logs/plugins.log
-		log "$c $v: pulumi plugin install resource $c $v (download, timeout ${INSTALL_TIMEOUT}s)"
 		"$PULUMI_BIN" plugin rm resource "$c" "$v" --yes >/dev/null 2>&1 || true
 		rm -f "$srcf"
-		if timeout "$INSTALL_TIMEOUT" "$PULUMI_BIN" plugin install resource "$c" "$v" >>"$logf" 2>&1 &&
-			[[ -x $dest/pulumi-resource-$c ]]; then
+		if progress_run "downloading the $c provider plugin $v" "pulumi plugin install, at most ${INSTALL_TIMEOUT}s" "" 30 "$logf" \
+			timeout "$INSTALL_TIMEOUT" "$PULUMI_BIN" plugin install resource "$c" "$v" && [[ -x $dest/pulumi-resource-$c ]]; then
 			echo "installed $v" >"$srcf"
+			DOWNLOADED_NOW=1
 			record "$c" "pulumi plugin install resource $c $v" "$v" "$dest/pulumi-resource-$c" installed "downloaded now"
 			return
 		fi
@@ -406,9 +393,8 @@ build_kubernetes() {
 	BIN=$dir/pulumi-resource-$c MODULE="$mod@$gv" SOURCE=go-module-proxy
 	ST="$v $gv $(src_hash "$main")"
 	if ! is_built $c "$BIN" "$ST"; then
-		local t0
-		t0=$(date +%s)
 		need_go $c "$v"
+		start_build $c "the kubernetes provider plugin $v" "the Go module proxy"
 		require_module $c "$v" "$mod@$gv"
 		rm_tree "$src" && mkdir -p "$src" "$dir"
 		cp "$main/main.go" "$src/main.go"
@@ -428,7 +414,7 @@ build_kubernetes() {
 		' "$mdir/cmd/pulumi-resource-kubernetes" "$src" "$v" ||
 			die $c "$v" "cannot read schema.json/terraform-mapping.json from $mdir/cmd/pulumi-resource-kubernetes"
 		go_build $c "$v" "$src" "$BIN" . "-X $mod/pkg/version.Version=$v"
-		mark_built $c $(($(date +%s) - t0)) "$ST"
+		mark_built $c "$ST"
 	fi
 }
 
@@ -438,16 +424,15 @@ build_keycloak() {
 	BIN=$dir/pulumi-resource-$c MODULE="$mod ($tp/provider + upstream)" SOURCE=third-party
 	ST=$(third_party_stamp $c "$v" "$BIN" "$tp/provider" "$tp/upstream")
 	if ! is_built $c "$BIN" "$ST"; then
-		local t0
-		t0=$(date +%s)
 		need_go $c "$v"
+		start_build $c "the keycloak provider plugin $v" "$tp"
 		# provider/go.mod replaces the Terraform provider with ../upstream: keep them side by side.
 		rm_tree "$src"
 		copy_tree "$tp/provider" "$src/provider" && copy_tree "$tp/upstream" "$src/upstream" && mkdir -p "$dir"
 		# generate.go writes the embedded schema (schema-embed.json) with the version set.
 		go_in $c "$v" "$src/provider/cmd/pulumi-resource-$c" env VERSION="$v" go run -mod=mod ./generate.go
 		go_build $c "$v" "$src/provider" "$BIN" ./cmd/pulumi-resource-$c "-X $mod/pkg/version.Version=$v" -mod=mod
-		mark_built $c $(($(date +%s) - t0)) "$ST"
+		mark_built $c "$ST"
 	fi
 }
 
@@ -457,13 +442,12 @@ build_command() {
 	BIN=$dir/pulumi-resource-$c MODULE="$mod ($tp)" SOURCE=third-party
 	ST=$(third_party_stamp $c "$v" "$BIN" "$tp")
 	if ! is_built $c "$BIN" "$ST"; then
-		local t0
-		t0=$(date +%s)
 		need_go $c "$v"
+		start_build $c "the command provider plugin $v" "$tp"
 		rm_tree "$src"
 		copy_tree "$tp" "$src/provider" && mkdir -p "$dir"
 		go_build $c "$v" "$src/provider" "$BIN" ./cmd/pulumi-resource-$c "-X $mod/pkg/version.Version=$v" -mod=mod
-		mark_built $c $(($(date +%s) - t0)) "$ST"
+		mark_built $c "$ST"
 	fi
 }
 
@@ -510,6 +494,13 @@ printf '%s\n' "${MANIFEST[@]}" | node -e '
 	fs.writeFileSync(out, JSON.stringify({ pulumi_home: process.env.PULUMI_HOME, components: comps }, null, 2) + "\n");
 ' "$TC/manifest.json" "$TC" "${BUILT_NOW[*]:-}"
 
-for s in "${SUMMARY[@]}"; do log "$s"; done
-log "done in $(($(date +%s) - RUN_START))s (built: ${BUILT_NOW[*]:-nothing, all cached}); manifest: $TC/manifest.json"
+# Warm: one line. After a build or a download: what came from where.
+if [[ -n ${BUILT_NOW[*]:-} || -n $DOWNLOADED_NOW ]]; then
+	for s in "${SUMMARY[@]}"; do log "$s"; done
+	log "done in $(($(date +%s) - RUN_START))s (built: ${BUILT_NOW[*]:-nothing}); manifest: $TC/manifest.json"
+else
+	list=
+	for m in "${MANIFEST[@]}"; do IFS='|' read -r c _ v _ <<<"$m" && list+="${list:+, }$c $v"; done
+	log "cached: $list (sources and paths: $TC/manifest.json)"
+fi
 echo "export PATH=\"$CLI_DIR${HOST_DIR:+:$HOST_DIR}:\$PATH\" PULUMI_HOME=\"$PULUMI_HOME\" PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true   # or: . $TC/env.sh"
