@@ -1,4 +1,5 @@
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { parseAllDocuments } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -59,9 +60,12 @@ async function apply(kube: Api, doc: any, collection: string): Promise<void> {
 beforeAll(async () => {
   // The pod as `make local-env-setup` deploys it; then the clusters trusting its realms.
   const first = await startKeycloak(TAG, "26.4.7", { MCP_KEYCLOAK_FEATURES: "", MCP_KEYCLOAK_TRUSTSTORE: "none" });
-  gatewayApi = startApiServer({ keycloak: first, tag: TAG });
+  // The API servers read the CA from a file of their own: each pod's instance dir goes with the pod.
+  const ca = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "mcp-gateway-ca-")), "ca.crt");
+  fs.copyFileSync(first.ca, ca);
+  gatewayApi = startApiServer({ keycloak: { ...first, ca }, tag: TAG });
   clusterB = startApiServer({
-    keycloak: first,
+    keycloak: { ...first, ca },
     tag: TAG,
     issuer: `${first.url}/realms/cluster-b`,
     clientId: SERVER_B,

@@ -41,8 +41,11 @@ const PROJECT_FILES = [
   "tsconfig.json",
 ];
 
-/** The program's code (what a `git pull` changes), without the stack file that setConfig writes. */
-const PROGRAM_FILES = PROJECT_FILES.filter((f) => !f.startsWith("Pulumi."));
+/**
+ * The program (what a `git pull` changes: code and Pulumi.yaml, whose config schema declares each
+ * key), without the stack file that setConfig writes.
+ */
+const PROGRAM_FILES = PROJECT_FILES.filter((f) => !/^Pulumi\..+\.yaml$/.test(f));
 
 /**
  * Puts the program's code of `commit` into the scratch project (`undefined`: this checkout's), in
