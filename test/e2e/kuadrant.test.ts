@@ -37,7 +37,7 @@ beforeAll(async () => {
   await s.stack.setConfig("mcpServer.host", { value: "localhost" }, true);
   expect((await s.stack.up()).summary.result).toBe("succeeded");
   gateway = await startKuadrantGateway(apiServer, {
-    route: { namespace: "mcp-test", name: "kubernetes-mcp" },
+    routes: [{ namespace: "mcp-test", name: "kubernetes-mcp" }],
     gateway: { namespace: defaults.namespace, name: defaults.name },
     publicHost: defaults.publicHost,
   });

@@ -231,40 +231,48 @@ export async function startGateway(apiServer: ApiServer, tag: GatewayTag, public
  */
 export async function startKuadrantGateway(
   apiServer: ApiServer,
-  a: { route: { namespace: string; name: string }; gateway: { namespace: string; name: string }; publicHost: string },
+  a: {
+    /** The HTTPRoutes of the registrations the controller should take (each gets its `Accepted` status). */
+    routes: { namespace: string; name: string }[];
+    gateway: { namespace: string; name: string };
+    publicHost: string;
+  },
 ) {
   const bin = gatewayBinaries("kuadrant-v0.9.0");
   const dir = scratchTmp("mcp-gateway-run-");
   const logs = readLogs(dir);
   const kube = apiServer.kube;
-  const routePath = `/apis/gateway.networking.k8s.io/v1/namespaces/${a.route.namespace}/httproutes/${a.route.name}`;
   const parentRef = { group: "gateway.networking.k8s.io", kind: "Gateway", ...a.gateway };
-  const accepted = await kube.request(
-    "PATCH",
-    `${routePath}/status`,
-    {
-      status: {
-        parents: [
-          {
-            parentRef,
-            controllerName: "istio.io/gateway-controller",
-            conditions: [
-              {
-                type: "Accepted",
-                status: "True",
-                reason: "Accepted",
-                message: "test bed: as Istio's gateway controller",
-                lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
-                observedGeneration: 1,
-              },
-            ],
-          },
-        ],
+  for (const route of a.routes) {
+    const routePath = `/apis/gateway.networking.k8s.io/v1/namespaces/${route.namespace}/httproutes/${route.name}`;
+    const accepted = await kube.request(
+      "PATCH",
+      `${routePath}/status`,
+      {
+        status: {
+          parents: [
+            {
+              parentRef,
+              controllerName: "istio.io/gateway-controller",
+              conditions: [
+                {
+                  type: "Accepted",
+                  status: "True",
+                  reason: "Accepted",
+                  message: "test bed: as Istio's gateway controller",
+                  lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+                  observedGeneration: 1,
+                },
+              ],
+            },
+          ],
+        },
       },
-    },
-    "application/merge-patch+json",
-  );
-  if (accepted.status !== 200) throw new Error(`HTTPRoute status: HTTP ${accepted.status} ${accepted.text}`);
+      "application/merge-patch+json",
+    );
+    if (accepted.status !== 200)
+      throw new Error(`HTTPRoute ${route.name} status: HTTP ${accepted.status} ${accepted.text}`);
+  }
   const extension = await kube.request(
     "POST",
     `/apis/mcp.kuadrant.io/v1/namespaces/${a.gateway.namespace}/mcpgatewayextensions`,
