@@ -132,8 +132,9 @@ beforeAll(async () => {
     },
     true,
   );
-  up = await s.stack.up();
-});
+  up = await s.stack.up({ onOutput: (o) => process.stderr.write(o) });
+  // Three Keycloak starts (the pod as deployed, then one per template the stack leaves), ~30-45 s each.
+}, 900_000);
 
 afterAll(async () => {
   await tearDownStack(s);

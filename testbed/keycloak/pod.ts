@@ -18,6 +18,8 @@ import * as path from "node:path";
 import type { Api } from "../https";
 import type { Keycloak } from "./keycloak";
 
+const log = (line: string) => process.stderr.write(`keycloak-pod: ${line}\n`);
+
 /** A Keycloak started from one pod template. */
 export interface PodStart {
   generation: number;
@@ -128,6 +130,9 @@ export async function runKeycloakDeployment(
       running.keycloak.stop();
       reuse = { MCP_KEYCLOAK_REUSE_DIR: kept };
     }
+    log(
+      `generation ${pod.generation}: ${pod.image} as ${pod.version}, features '${pod.features}', truststore ${truststore ?? "none"}`,
+    );
     const keycloak = await start({
       ...reuse,
       MCP_KEYCLOAK_VERSION: pod.version,
@@ -167,10 +172,11 @@ export async function runKeycloakDeployment(
   const loop = async () => {
     while (!stopped) {
       idle = reconcile().catch(async (e: Error) => {
+        log(`error: ${e.message}`);
         // A template that is gone already (a ConfigMap deleted after it) is no failure: a kubelet
         // would retry until the next template came.
-        const d = (await kube.get(deployment)).json;
-        if (JSON.stringify(d.spec?.template) === failedTemplate) failure ??= e;
+        const d = (await kube.get(deployment).catch(() => undefined))?.json;
+        if (JSON.stringify(d?.spec?.template) === failedTemplate) failure ??= e;
       });
       await idle;
       await new Promise((r) => setTimeout(r, 1000));
