@@ -325,14 +325,16 @@ export class GatewayCluster extends pulumi.ComponentResource {
       `${name}-kind`,
       {
         create: kindCreateScript(stateKey),
+        // A new version of the scripts alone is the same cluster (without an update, create would run again).
+        update: "true",
         delete: kindDeleteScript(stateKey),
         environment,
         logging: "stderr",
       },
-      // An API server's flags are fixed when Kind creates it: any change is another cluster, and the
-      // old one (same name) goes first.
+      // An API server's flags are fixed when Kind creates it: any change of what it gets is another
+      // cluster, and the old one (same name) goes first.
       childOptions(this, opts, {
-        replaceOnChanges: ["environment", "create"],
+        replaceOnChanges: ["environment"],
         deleteBeforeReplace: true,
         additionalSecretOutputs: ["stderr"],
       }),
