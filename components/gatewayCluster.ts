@@ -8,6 +8,7 @@ import { parse, stringify } from "yaml";
 import { childOptions } from "./childOptions";
 import type { GatewayCheckout } from "./gatewayCheckout";
 import { hostStateRoot, readStateFile, restartGeneration, stackHostStateKey, stateDirShell } from "./hostState";
+import { KEYCLOAK_CA_FILE, KIND_GET_KUBECONFIG, kindCreateScript, kindDeleteScript } from "./kindClusterConfig";
 
 /** Kubeconfig contents, from contents or a path (the forms `cluster.kubeconfig` accepts). */
 export function kubeconfigContents(
@@ -145,8 +146,12 @@ export function kindClusters(kindBinaries: string[]): string[] | undefined {
 }
 
 export interface GatewayClusterArgs {
-  /** `kind`: create the cluster with the gateway's make targets; `existing`: use a kubeconfig. */
-  mode: "kind" | "existing";
+  /**
+   * `kind`: create the cluster with the gateway's make targets; `existing`: use a kubeconfig;
+   * `kind-direct`: create a Kind cluster with `kind create cluster` and a config of the stack's
+   * (a further cluster of use case 3, whose API server trusts its realm).
+   */
+  mode: "kind" | "existing" | "kind-direct";
   /** The MCP Gateway checkout whose Makefile creates the cluster (mode `kind`). */
   checkout?: GatewayCheckout;
   /** Mode `kind`: the cluster name the Makefile creates (its KIND_CLUSTER_NAME). */
@@ -164,6 +169,12 @@ export interface GatewayClusterArgs {
   kubeconfigKey?: string;
   /** Stable identity: a re-read kubeconfig then updates the provider instead of replacing everything. */
   clusterIdentifier: string;
+  /** Mode `kind-direct`: the Kind config, given the host path of the Keycloak CA file the create step writes. */
+  kindConfig?: (caHostPath: string) => pulumi.Input<string>;
+  /** Mode `kind-direct`: the PEM of the CA of Keycloak's certificate (public), written for the config's mount. */
+  keycloakCa?: pulumi.Input<string>;
+  /** Mode `kind-direct`: a line for the node's /etc/hosts (`<address> <host>`), or none. */
+  nodeHosts?: pulumi.Input<string | undefined>;
 }
 
 /**
@@ -191,7 +202,7 @@ export class GatewayCluster extends pulumi.ComponentResource {
       },
     );
 
-    let clusterIdentifier = args.clusterIdentifier;
+    let clusterIdentifier: pulumi.Input<string> = args.clusterIdentifier;
     if (args.mode === "kind") {
       if (!args.checkout || !args.kindClusterName)
         throw new Error("GatewayCluster: mode 'kind' needs the MCP Gateway checkout and the Kind cluster's name");
@@ -249,6 +260,11 @@ export class GatewayCluster extends pulumi.ComponentResource {
       this.kubeconfig = pulumi.secret(
         readKubeconfig.stdout.apply((k) => kubeconfigForContext(k, undefined, "kind get kubeconfig")),
       );
+    } else if (args.mode === "kind-direct") {
+      const made = this.kindDirect(name, args, opts);
+      this.setup = made.create;
+      this.kubeconfig = made.kubeconfig;
+      clusterIdentifier = made.clusterIdentifier;
     } else {
       if (args.kubeconfig === undefined) throw new Error("GatewayCluster: mode 'existing' needs a kubeconfig");
       // Contents of the chosen context alone from here on: the provider, the MCP server and the
@@ -270,11 +286,79 @@ export class GatewayCluster extends pulumi.ComponentResource {
         clusterIdentifier,
         // Kind only: after `make local-env-teardown` the API server is gone, so drop state instead
         // of failing. On an existing cluster an outage must fail the destroy, not forget objects.
-        deleteUnreachable: args.mode === "kind",
+        deleteUnreachable: args.mode !== "existing",
         enableServerSideApply: true,
       },
       childOptions(this, opts),
     );
     this.registerOutputs({ kubeconfig: this.kubeconfig });
+  }
+
+  /**
+   * Mode `kind-direct`: `kind create cluster --name N --config FILE` on create, `kind delete
+   * cluster --name N` on delete, and the kubeconfig from `kind get kubeconfig --name N`.
+   */
+  private kindDirect(
+    name: string,
+    args: GatewayClusterArgs,
+    opts: pulumi.ComponentResourceOptions | undefined,
+  ): { create: command.local.Command; kubeconfig: pulumi.Output<string>; clusterIdentifier: pulumi.Output<string> } {
+    if (!args.kindClusterName || !args.kindConfig || args.keycloakCa === undefined)
+      throw new Error("GatewayCluster: mode 'kind-direct' needs the Kind cluster's name, its config and Keycloak's CA");
+    const clusterName = args.kindClusterName;
+    const stateKey = stackHostStateKey(args.projectDir ?? process.cwd(), name);
+    const stateDir = path.join(hostStateRoot(), stateKey);
+    // As in mode `kind`: a cluster this stack made that is gone (deleted out of band) is made again.
+    const clusters = kindClusters(["kind"]);
+    const gone =
+      readStateFile(stateDir, "made") !== undefined && clusters !== undefined && !clusters.includes(clusterName);
+    const generation = restartGeneration(readStateFile(stateDir, "generation"), gone);
+    if (gone) pulumi.log.warn(`Kind cluster ${clusterName} no longer exists: this update creates it again`, this);
+    const environment = {
+      KIND_CLUSTER_NAME: clusterName,
+      MCP_KIND_CONFIG: args.kindConfig(path.join(stateDir, KEYCLOAK_CA_FILE)),
+      MCP_KEYCLOAK_CA: args.keycloakCa,
+      MCP_NODE_HOSTS: pulumi.output(args.nodeHosts).apply((h) => h ?? ""),
+      ...(generation > 0 ? { MCP_CLUSTER_GENERATION: String(generation) } : {}),
+    };
+    const create = new command.local.Command(
+      `${name}-kind`,
+      {
+        create: kindCreateScript(stateKey),
+        // A new version of the scripts alone is the same cluster (without an update, create would run again).
+        update: "true",
+        delete: kindDeleteScript(stateKey),
+        environment,
+        logging: "stderr",
+      },
+      // An API server's flags are fixed when Kind creates it: any change of what it gets is another
+      // cluster, and the old one (same name) goes first.
+      childOptions(this, opts, {
+        replaceOnChanges: ["environment"],
+        deleteBeforeReplace: true,
+        additionalSecretOutputs: ["stderr"],
+      }),
+    );
+    const readKubeconfig = new command.local.Command(
+      `${name}-kubeconfig`,
+      {
+        create: KIND_GET_KUBECONFIG,
+        environment: { KIND_CLUSTER_NAME: clusterName },
+        // Read again for every new cluster (a new create has a new id).
+        triggers: [create.id],
+        // Never print the kubeconfig: it holds the cluster's admin client key.
+        logging: "stderr",
+      },
+      childOptions(this, opts, { additionalSecretOutputs: ["stdout"] }),
+    );
+    return {
+      create,
+      kubeconfig: pulumi.secret(
+        readKubeconfig.stdout.apply((k) => kubeconfigForContext(k, undefined, "kind get kubeconfig")),
+      ),
+      // Each cluster Kind creates is another cluster (the objects on the old one are gone with it):
+      // the provider, and every object through it, is replaced with it.
+      clusterIdentifier: pulumi.interpolate`${args.clusterIdentifier}-${create.id}`,
+    };
   }
 }

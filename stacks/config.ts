@@ -331,10 +331,27 @@ const Oidc = v.pipe(
 /** The tool prefix a domain's tools get by default: `kube_<name>_`. */
 const domainToolPrefix = (name: string) => `kube_${name.replace(/-/g, "_")}_`;
 
+/** How a further cluster comes to be: a kubeconfig of one that exists, or a Kind cluster the stack creates. */
+const DOMAIN_CLUSTER_MODES = ["existing", "kind"] as const;
+const DomainCluster = v.pipe(
+  group("domains[].cluster", {
+    mode: v.optional(v.picklist(DOMAIN_CLUSTER_MODES, oneOf(DOMAIN_CLUSTER_MODES)), "existing"),
+    /** Kind: the cluster's name (default `mcp-<domain name>`). */
+    name: v.optional(dnsLabel),
+  }),
+  rule(["mode", "name"], "name", (c) =>
+    c.mode !== "kind" && c.name !== undefined
+      ? { value: c.name, expected: "no name unless mode is 'kind' (the name of the Kind cluster the stack creates)" }
+      : undefined,
+  ),
+);
+
 /** Use case 3: one more cluster, in the OIDC domain of its own realm (on the gateway's Keycloak). */
 function domainSchema(release: GatewayRelease) {
   return v.pipe(
     group("domains[]", {
+      /** `existing` (default): use `kubeconfig`; `kind`: the stack creates a Kind cluster trusting `realm`. */
+      cluster: v.optional(DomainCluster, {}),
       /** Names its objects (`<routeName>-<name>`, `cluster-<name>`) and its default tool prefix. */
       name: v.optional(dnsLabel),
       /** The realm the cluster's API server trusts (its --oidc-issuer-url is `<keycloak.url>/realms/<realm>`). */
@@ -351,9 +368,25 @@ function domainSchema(release: GatewayRelease) {
     }),
     required("name", "a DNS label naming this cluster, such as 'b'"),
     required("realm", "the Keycloak realm this cluster's API server trusts"),
-    required(
-      "kubeconfig",
-      "the cluster's kubeconfig (contents or path): pulumi config set --secret --path 'domains[0].kubeconfig' \"$(cat b.kubeconfig)\"",
+    // An existing cluster needs its kubeconfig; a Kind cluster the stack creates has Kind's, and
+    // takes no other (it would be silently unused).
+    rule(["cluster", "kubeconfig"], "kubeconfig", (d) =>
+      d.cluster.mode === "existing" && d.kubeconfig === undefined
+        ? {
+            value: undefined,
+            expected:
+              "the cluster's kubeconfig (contents or path): pulumi config set --secret --path 'domains[0].kubeconfig' \"$(cat b.kubeconfig)\" (or set domains[0].cluster.mode to 'kind' to have the stack create a Kind cluster)",
+          }
+        : undefined,
+    ),
+    rule(["cluster", "kubeconfig", "context"], "kubeconfig", (d) =>
+      d.cluster.mode === "kind" && (d.kubeconfig !== undefined || d.context !== undefined)
+        ? {
+            value: d.kubeconfig,
+            expected:
+              "no kubeconfig or context when cluster.mode is 'kind': the stack creates that Kind cluster and reads its kubeconfig from Kind",
+          }
+        : undefined,
     ),
     required("port", "a free port on the host for this cluster's kubernetes-mcp-server"),
     required("host", "the host name of this cluster's route, unlike every other server's"),
@@ -361,9 +394,16 @@ function domainSchema(release: GatewayRelease) {
     v.transform((d) => ({
       name: d.name!,
       realm: d.realm!,
-      kubeconfig: pulumi.secret(d.kubeconfig!),
+      cluster:
+        d.cluster.mode === "kind"
+          ? { mode: "kind" as const, name: d.cluster.name ?? `mcp-${d.name}` }
+          : { mode: "existing" as const },
+      // Kind mode: none (Kind's is read when the cluster exists).
+      kubeconfig: d.kubeconfig === undefined ? undefined : pulumi.secret(d.kubeconfig),
       context: d.context,
-      clusterIdentifier: d.clusterIdentifier ?? `domain-${d.name}`,
+      clusterIdentifier:
+        d.clusterIdentifier ??
+        (d.cluster.mode === "kind" ? `kind-${d.cluster.name ?? `mcp-${d.name}`}` : `domain-${d.name}`),
       port: d.port!,
       host: d.host!,
       toolPrefix: d.toolPrefix ?? domainToolPrefix(d.name!),
@@ -423,6 +463,37 @@ function overlongNames(c: {
 }
 
 /**
+ * Kind names a cluster's node container `<name>-control-plane` and its kubeconfig context
+ * `kind-<name>`: each Kind cluster of the stack needs a name of its own, the gateway's included
+ * (cluster.name, in kind mode). Each clash, at the later cluster's `cluster.name`.
+ */
+function kindNameClashes(c: {
+  cluster: { mode: string; kind: { name: string } };
+  domains: { cluster: { mode: string; name?: string } }[];
+}): { index: number; value: string; expected: string }[] {
+  const taken = c.cluster.mode === "kind" ? [c.cluster.kind.name] : [];
+  return c.domains.flatMap(({ cluster }, index) => {
+    if (cluster.mode !== "kind" || cluster.name === undefined) return [];
+    const name = cluster.name;
+    const problems =
+      name.length > 63
+        ? [{ index, value: name, expected: "a Kind cluster name of at most 63 characters (set cluster.name)" }]
+        : taken.includes(name)
+          ? [
+              {
+                index,
+                value: name,
+                expected:
+                  "a Kind cluster name of its own (cluster.name of the gateway's cluster and of every further cluster in kind mode differ)",
+              },
+            ]
+          : [];
+    taken.push(name);
+    return problems;
+  });
+}
+
+/**
  * Use case 3 on the gateway's own Keycloak (config/keycloak/deployment.yaml of its Kind setup): the
  * stack patches that Deployment so it can chain (components/keycloakChaining.ts). On by default in
  * kind mode, where the stack made that Keycloak; off on an existing cluster, whose Keycloak may be
@@ -467,7 +538,7 @@ function stackSchema(release: GatewayRelease) {
       topLevel(entries),
       required(
         "domains",
-        "a list of clusters besides the gateway's when useCase is 'cross-domain': pulumi config set --path 'domains[0].name' b (and realm, kubeconfig, port, host)",
+        "a list of clusters besides the gateway's when useCase is 'cross-domain': pulumi config set --path 'domains[0].name' b (and realm, kubeconfig or cluster.mode kind, port, host)",
       ),
       // Runs only without problems, so the list is there.
       v.transform((c) => ({ ...c, domains: c.domains! })),
@@ -546,6 +617,16 @@ function stackSchema(release: GatewayRelease) {
           { type: "object", origin: "value", input: dataset.value, key: "domains", value: domains },
           { type: "array", origin: "value", input: domains, key: index, value: domains[index] },
           { type: "object", origin: "value", input: domains[index], key: field, value },
+        ];
+        addIssue({ message: expected, input: value, path: path as [v.IssuePathItem] });
+      }
+      for (const { index, value, expected } of kindNameClashes(dataset.value)) {
+        const cluster = domains[index].cluster;
+        const path: v.IssuePathItem[] = [
+          { type: "object", origin: "value", input: dataset.value, key: "domains", value: domains },
+          { type: "array", origin: "value", input: domains, key: index, value: domains[index] },
+          { type: "object", origin: "value", input: domains[index], key: "cluster", value: cluster },
+          { type: "object", origin: "value", input: cluster, key: "name", value },
         ];
         addIssue({ message: expected, input: value, path: path as [v.IssuePathItem] });
       }

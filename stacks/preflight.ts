@@ -186,14 +186,23 @@ export async function preflight(
   adminPassword?: string,
   stack: string = pulumi.getStack(),
   /** Use case 3: each further cluster's kubeconfig, unwrapped, in the order of `domains`. */
-  domainKubeconfigs: string[] = [],
+  domainKubeconfigs: (string | undefined)[] = [],
 ): Promise<string[]> {
   const problems: string[] = [];
   const domains = cfg.useCase === "cross-domain" ? cfg.domains : [];
+  const key = (k: string) => `${PROJECT}:${k}`;
   for (const [i, d] of domains.entries()) {
+    if (d.cluster.mode === "kind") {
+      // The stack runs `kind create cluster` itself, and Kind runs the node on a container runtime.
+      const at = `${key(`domains[${i}].cluster.mode`)} = 'kind'`;
+      if (!probes.hasCommand("kind"))
+        problems.push(`${at}: needs 'kind' on PATH (the stack creates that Kind cluster)`);
+      if (!probes.hasCommand("docker") && !probes.hasCommand("podman"))
+        problems.push(`${at}: needs 'docker' or 'podman' on PATH to run the Kind cluster`);
+      continue;
+    }
     problems.push(...(await apiServerProblems(`domains[${i}].kubeconfig`, domainKubeconfigs[i], d.context, probes)));
   }
-  const key = (k: string) => `${PROJECT}:${k}`;
 
   if (cfg.cluster.mode === "kind") {
     for (const tool of ["git", "make"]) {
@@ -368,8 +377,11 @@ export async function assertPreflight(cfg: StackConfig, probes: Probes = realPro
   const plain = (secret: pulumi.Output<string>) => new Promise<string>((resolve) => secret.apply(resolve));
   const kubeconfig = cfg.cluster.kubeconfig ? await plain(cfg.cluster.kubeconfig) : undefined;
   const adminPassword = cfg.keycloak ? await plain(cfg.keycloak.adminPassword) : undefined;
+  // Kind mode's further clusters have none yet (undefined in their place).
   const domainKubeconfigs =
-    cfg.useCase === "cross-domain" ? await Promise.all(cfg.domains.map((d) => plain(d.kubeconfig))) : [];
+    cfg.useCase === "cross-domain"
+      ? await Promise.all(cfg.domains.map((d) => (d.kubeconfig ? plain(d.kubeconfig) : undefined)))
+      : [];
   const problems = await preflight(cfg, kubeconfig, probes, adminPassword, pulumi.getStack(), domainKubeconfigs);
   if (problems.length > 0) {
     throw new pulumi.RunError(problemList("Preflight failed, nothing was changed", problems));

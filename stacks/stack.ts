@@ -1,4 +1,6 @@
-import type * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { isIP } from "node:net";
 import {
   ClusterMcpServer,
   type ChildNames,
@@ -12,8 +14,9 @@ import { GatewaySubject } from "../components/domainTrust";
 import { GatewayCheckout } from "../components/gatewayCheckout";
 import { GatewayClientSecret } from "../components/gatewayClientSecret";
 import { GatewayCluster } from "../components/gatewayCluster";
-import { RELEASE_FACTS } from "../components/gatewayRelease";
-import { KeycloakChaining } from "../components/keycloakChaining";
+import { RELEASE_FACTS, serverIdOf } from "../components/gatewayRelease";
+import { IN_CLUSTER_KEYCLOAK, KeycloakChaining } from "../components/keycloakChaining";
+import { kindOidcConfig } from "../components/kindClusterConfig";
 import { keycloakProvider } from "../components/keycloakProvider";
 import * as keycloak from "@pulumi/keycloak";
 import type { KeycloakToolAccess } from "../components/keycloakToolAccess";
@@ -99,6 +102,9 @@ export function buildStack(
         { dependsOn: [kc.tokenExchange] },
       );
       const gateway = gatewayServer(serverOidc(cfg, kc));
+      const kindInputs = cfg.domains.some((d) => d.cluster.mode === "kind")
+        ? kindDomainInputs(cfg, cluster)
+        : undefined;
       const domains = cfg.domains.map((d, index) =>
         domainServer(
           cfg,
@@ -108,6 +114,7 @@ export function buildStack(
             gatewayAccess: gateway.guard.access,
             // The patched Keycloak starts from the realm import: the stack makes the domain's realm.
             madeRealm: chaining && new keycloak.Realm(`realm-${d.name}`, { realm: d.realm }, { provider: kc.provider }),
+            kindInputs,
           },
           d,
           index,
@@ -274,19 +281,43 @@ function domainServer(
     gatewayOidc: ServerOidc;
     gatewayAccess: KeycloakToolAccess;
     madeRealm?: keycloak.Realm;
+    /** When a further cluster is in kind mode. */
+    kindInputs?: KindDomainInputs;
   },
   d: DomainConfig,
   index: number,
   projectDir: string,
 ): ClusterMcpServer<ServerOidc> {
   const endpoint = domainEndpoint(cfg, d);
-  const cluster = new GatewayCluster(`cluster-${d.name}`, {
-    mode: "existing",
-    kubeconfig: d.kubeconfig,
-    context: d.context,
-    kubeconfigKey: `domains[${index}].kubeconfig`,
-    clusterIdentifier: d.clusterIdentifier,
-  });
+  const domainIssuer = issuerUrl({ url: cfg.keycloak.url, realm: d.realm });
+  const kind = d.cluster.mode === "kind" ? { ...d.cluster, ...from.kindInputs! } : undefined;
+  const cluster = new GatewayCluster(
+    `cluster-${d.name}`,
+    kind
+      ? {
+          mode: "kind-direct",
+          kindClusterName: kind.name,
+          projectDir,
+          // Its API server takes realm d.realm's tokens for its server's client, as the gateway's Kind
+          // config does realm mcp's for the gateway's server.
+          kindConfig: (caHostPath) =>
+            kindOidcConfig({
+              issuerUrl: domainIssuer,
+              clientId: serverIdOf(RELEASE_FACTS[cfg.gateway.release], endpoint),
+              caHostPath,
+            }),
+          keycloakCa: kind.keycloakCa,
+          nodeHosts: kind.nodeHosts,
+          clusterIdentifier: d.clusterIdentifier,
+        }
+      : {
+          mode: "existing",
+          kubeconfig: d.kubeconfig,
+          context: d.context,
+          kubeconfigKey: `domains[${index}].kubeconfig`,
+          clusterIdentifier: d.clusterIdentifier,
+        },
+  );
   return new ClusterMcpServer(`kubernetes-mcp-${d.name}`, {
     cluster,
     gateway: gatewayTarget(cfg, from.gatewayCluster),
@@ -297,7 +328,7 @@ function domainServer(
       existingObjects: "create",
       domain: {
         realm: d.realm,
-        issuerUrl: issuerUrl({ url: cfg.keycloak.url, realm: d.realm }),
+        issuerUrl: domainIssuer,
         gatewayGroupId: from.gatewayAccess.groupId,
         gatewayAccess: from.gatewayAccess,
         grantSecret: `${endpoint.routeName}-grant`,
@@ -314,6 +345,52 @@ function domainServer(
       trust: `domain-${d.name}-trust`,
     },
   });
+}
+
+/** What a further cluster in kind mode takes from the gateway's side, read once for all of them. */
+interface KindDomainInputs {
+  /** The CA of Keycloak's certificate (PEM), which the API server verifies the issuer with. */
+  keycloakCa: pulumi.Output<string>;
+  /** `<gateway address> <Keycloak host>` for the node's /etc/hosts; none when keycloak.url's host is an IP. */
+  nodeHosts: pulumi.Output<string | undefined>;
+}
+
+/**
+ * The Kind node's API server must reach Keycloak by keycloak.url's host name and trust its
+ * certificate. The CA: keycloak.rootCaCertificate when set, else the one cert-manager keeps for the
+ * gateway's `keycloak` listener (build/keycloak.mk extracts the same to out/certs/ca.crt). The host:
+ * as build/keycloak.mk does for the gateway's node, the Gateway's address (both clusters are on
+ * Kind's network), unless the host is an IP already.
+ */
+function kindDomainInputs(cfg: CrossDomainConfig, cluster: GatewayCluster): KindDomainInputs {
+  const onGateway = { provider: cluster.provider, dependsOn: cluster.setup ? [cluster.setup] : [] };
+  const ca = IN_CLUSTER_KEYCLOAK.caSecret;
+  const keycloakCa = cfg.keycloak.rootCaCertificate
+    ? pulumi.output(cfg.keycloak.rootCaCertificate)
+    : // A CA certificate is public: read out of the Secret (whose data is secret as a whole).
+      pulumi
+        .unsecret(k8s.core.v1.Secret.get("kind-domains-keycloak-ca", `${ca.namespace}/${ca.name}`, onGateway).data)
+        .apply((d) => Buffer.from(d?.[ca.key] ?? "", "base64").toString("utf8"));
+  const host = new URL(cfg.keycloak.url).hostname;
+  if (isIP(host) !== 0) return { keycloakCa, nodeHosts: pulumi.output(undefined) };
+  const gateway = new k8s.apiextensions.CustomResource(
+    "kind-domains-gateway",
+    // `status` among the args so that the read hands it back as an output.
+    { apiVersion: "gateway.networking.k8s.io/v1", kind: "Gateway", status: undefined },
+    { ...onGateway, id: `${cfg.gateway.namespace}/${cfg.gateway.name}` },
+  );
+  const status = (
+    gateway as unknown as { status: pulumi.Output<{ addresses?: Array<{ value?: string }> } | undefined> }
+  ).status;
+  const nodeHosts = status.apply((s) => {
+    const address = s?.addresses?.[0]?.value;
+    if (!address)
+      throw new Error(
+        `Gateway ${cfg.gateway.namespace}/${cfg.gateway.name} has no status.addresses yet: a further Kind cluster's node resolves ${host} to it; run 'pulumi up' again once 'kubectl get gateway -n ${cfg.gateway.namespace} ${cfg.gateway.name}' shows one`,
+      );
+    return `${address} ${host}`;
+  });
+  return { keycloakCa, nodeHosts };
 }
 
 function stackOutputs(cfg: StackConfig, gatewayServer: ClusterMcpServer): StackOutputs {

@@ -95,7 +95,7 @@ describe("config validation", () => {
     [
       "cross-domain without any further cluster",
       { useCase: "cross-domain", keycloak: { adminPassword: "pw" } },
-      "mcp-gateway-stack:domains = undefined: expected a list of clusters besides the gateway's when useCase is 'cross-domain': pulumi config set --path 'domains[0].name' b (and realm, kubeconfig, port, host)",
+      "mcp-gateway-stack:domains = undefined: expected a list of clusters besides the gateway's when useCase is 'cross-domain': pulumi config set --path 'domains[0].name' b (and realm, kubeconfig or cluster.mode kind, port, host)",
     ],
     [
       "an unknown tool name",
@@ -294,12 +294,103 @@ describe("config validation", () => {
     expect(cfg.domains).toHaveLength(1);
     expect({ ...cfg.domains[0], kubeconfig: undefined }).toEqual({
       ...DOMAIN_B,
+      cluster: { mode: "existing" },
       kubeconfig: undefined,
       context: undefined,
       clusterIdentifier: "domain-b",
       toolPrefix: "kube_b_",
     });
-    expect(await pulumi.isSecret(cfg.domains[0].kubeconfig)).toBe(true);
+    expect(await pulumi.isSecret(cfg.domains[0].kubeconfig!)).toBe(true);
+  });
+
+  it("reads a further cluster in kind mode without a kubeconfig: its Kind cluster is mcp-<name> unless named", () => {
+    const { kubeconfig: _, ...withoutKubeconfig } = DOMAIN_B;
+    const c = { ...withoutKubeconfig, name: "c", realm: "cluster-c", port: 9993, host: "c.example.test" };
+    const domains = [
+      { ...withoutKubeconfig, cluster: { mode: "kind" } },
+      { ...c, cluster: { mode: "kind", name: "kind-c" } },
+    ];
+    const cfg = parseStackConfig({ values: { ...crossDomain, domains }, secretKeys: ["keycloak"] });
+    if (cfg.useCase !== "cross-domain") throw new Error("not cross-domain");
+    expect(cfg.domains.map((d) => [d.cluster, d.kubeconfig, d.clusterIdentifier])).toEqual([
+      [{ mode: "kind", name: "mcp-b" }, undefined, "kind-mcp-b"],
+      [{ mode: "kind", name: "kind-c" }, undefined, "kind-kind-c"],
+    ]);
+  });
+
+  it.each<[string, Record<string, unknown>, string[]]>([
+    [
+      "a further cluster's cluster.mode that is no mode",
+      { mode: "kubeadm" },
+      ["mcp-gateway-stack:domains[0].cluster.mode = 'kubeadm': expected one of existing, kind"],
+    ],
+    [
+      "a further cluster's Kind cluster name that is no DNS label",
+      { mode: "kind", name: "B_cluster" },
+      [
+        "mcp-gateway-stack:domains[0].cluster.name = 'B_cluster': expected a DNS label (lower-case letters, digits and '-', at most 63)",
+      ],
+    ],
+    [
+      "a Kind cluster name for an existing cluster",
+      { mode: "existing", name: "mcp-b" },
+      [
+        "mcp-gateway-stack:domains[0].cluster.name = 'mcp-b': expected no name unless mode is 'kind' (the name of the Kind cluster the stack creates)",
+      ],
+    ],
+    [
+      "a further cluster's Kind cluster named as the gateway's",
+      { mode: "kind", name: "mcp-gateway" },
+      [
+        "mcp-gateway-stack:domains[0].cluster.name = 'mcp-gateway': expected a Kind cluster name of its own (cluster.name of the gateway's cluster and of every further cluster in kind mode differ)",
+      ],
+    ],
+    [
+      "an unknown key under a further cluster's cluster",
+      { mode: "kind", kubeconfig: "x" },
+      [
+        "mcp-gateway-stack:domains[0].cluster.kubeconfig = (value not shown): expected a known key of 'domains[].cluster' (mode, name)",
+      ],
+    ],
+  ])("rejects %s", (_what, cluster, expected) => {
+    const { kubeconfig: _, ...withoutKubeconfig } = DOMAIN_B;
+    expect(problemsOf({ ...crossDomain, domains: [{ ...withoutKubeconfig, cluster }] })).toEqual(expected);
+  });
+
+  it("rejects a kubeconfig or context for a further cluster in kind mode, without showing the kubeconfig", () => {
+    expect(problemsOf({ ...crossDomain, domains: [{ ...DOMAIN_B, cluster: { mode: "kind" } }] })).toEqual([
+      "mcp-gateway-stack:domains[0].kubeconfig = (value not shown): expected no kubeconfig or context when cluster.mode is 'kind': the stack creates that Kind cluster and reads its kubeconfig from Kind",
+    ]);
+    const { kubeconfig: _, ...withoutKubeconfig } = DOMAIN_B;
+    expect(
+      problemsOf({ ...crossDomain, domains: [{ ...withoutKubeconfig, context: "b", cluster: { mode: "kind" } }] }),
+    ).toEqual([
+      "mcp-gateway-stack:domains[0].kubeconfig = undefined: expected no kubeconfig or context when cluster.mode is 'kind': the stack creates that Kind cluster and reads its kubeconfig from Kind",
+    ]);
+  });
+
+  it("rejects two further Kind clusters of one name, and a default name over 63 characters", () => {
+    const { kubeconfig: _, ...b } = DOMAIN_B;
+    const c = {
+      ...b,
+      name: "c",
+      realm: "cluster-c",
+      port: 9993,
+      host: "c.example.test",
+      cluster: { mode: "kind", name: "mcp-b" },
+    };
+    expect(problemsOf({ ...crossDomain, domains: [{ ...b, cluster: { mode: "kind" } }, c] })).toEqual([
+      "mcp-gateway-stack:domains[1].cluster.name = 'mcp-b': expected a Kind cluster name of its own (cluster.name of the gateway's cluster and of every further cluster in kind mode differ)",
+    ]);
+    const long = "x".repeat(60);
+    const problems = problemsOf({
+      ...crossDomain,
+      mcpServer: { serviceName: "s", routeName: "r", serverName: "m" },
+      domains: [{ ...b, name: long, cluster: { mode: "kind" } }],
+    });
+    expect(problems).toEqual([
+      `mcp-gateway-stack:domains[0].cluster.name = 'mcp-${long}': expected a Kind cluster name of at most 63 characters (set cluster.name)`,
+    ]);
   });
 
   it("reports every bad value at once", () => {

@@ -5,6 +5,9 @@ import { authRules } from "../../components/toolAuthPolicy";
 import {
   crossDomainValues,
   DOMAIN_B,
+  FAKE_GATEWAY_ADDRESS,
+  FAKE_GATEWAY_CA,
+  FAKE_KUBECONFIG,
   oidcValues,
   plaintextPaths,
   providerUrn,
@@ -261,5 +264,134 @@ describe("a further cluster whose kubeconfig lacks the configured context", () =
       "domains[0].kubeconfig: expected a kubeconfig with the context 'nope', but its contexts are: b",
     );
     expect(Date.now() - started).toBeLessThan(30_000);
+  });
+});
+
+describe("a further cluster b in kind mode: the stack creates its Kind cluster, trusting realm cluster-b", async () => {
+  const { kubeconfig: _, ...bWithoutKubeconfig } = DOMAIN_B;
+  const DOMAIN_B_KIND = { ...bWithoutKubeconfig, cluster: { mode: "kind" } };
+  const run = await runStack(crossDomainValues([DOMAIN_B_KIND]));
+  const existing = await runStack(crossDomainValues());
+  const create = run.byName("cluster-b-kind");
+  const kindConfig = parse(create.inputs.environment.MCP_KIND_CONFIG);
+
+  it("adds the kind steps, and nothing else, to the existing-mode plan", () => {
+    // (The harness records registrations: the reads of the gateway's CA and address are not among them.)
+    expect(planOf(run).filter((r) => !planOf(existing).includes(r))).toEqual([
+      "command:local:Command cluster-b-kind",
+      "command:local:Command cluster-b-kubeconfig",
+    ]);
+    expect(planOf(existing).filter((r) => !planOf(run).includes(r))).toEqual([]);
+    // The domain's component and provider keep their names, under the same type.
+    expect(run.byName("cluster-b-provider").urn).toBe(existing.byName("cluster-b-provider").urn);
+  });
+
+  it("writes a Kind config whose API server takes realm cluster-b's tokens for b's server, with the gateway's CA", () => {
+    const patch = parse(kindConfig.nodes[0].kubeadmConfigPatches[0]);
+    expect(patch.apiServer.extraArgs).toEqual({
+      "oidc-issuer-url": B_ISSUER,
+      "oidc-client-id": "mcp-test/kubernetes-mcp-b",
+      "oidc-username-claim": "preferred_username",
+      "oidc-groups-claim": "groups",
+      "oidc-ca-file": "/etc/kubernetes/pki/keycloak-ca.crt",
+    });
+    // The CA the create step writes into the cluster's host-state folder, mounted where the flag names it.
+    expect(kindConfig.nodes[0].extraMounts).toEqual([
+      {
+        hostPath: expect.stringMatching(
+          /\/mcp-gateway-stack\/organization\/mcp-gateway-stack\/dev\/[0-9a-f]{12}\/cluster-b\/keycloak-ca\.crt$/,
+        ),
+        containerPath: "/etc/kubernetes/pki/keycloak-ca.crt",
+        readOnly: true,
+      },
+    ]);
+    // What the mocked read of Secret gateway-system/mcp-gateway-keycloak-cert finds, out of its data.
+    expect(create.inputs.environment.MCP_KEYCLOAK_CA).toBe(FAKE_GATEWAY_CA);
+    expect(plaintextPaths(create.wire, "MIIfake-gateway-ca")).toEqual(["$.environment.MCP_KEYCLOAK_CA"]);
+    // The node resolves Keycloak's host name to the Gateway, as build/keycloak.mk does for the gateway's node.
+    expect(create.inputs.environment.MCP_NODE_HOSTS).toBe(`${FAKE_GATEWAY_ADDRESS} keycloak.127-0-0-1.sslip.io`);
+  });
+
+  it("creates it with kind create cluster as mcp-b, deletes it with kind delete cluster, and replaces it when what it gets changes", () => {
+    expect(create.inputs.environment.KIND_CLUSTER_NAME).toBe("mcp-b");
+    expect(create.inputs.create).toContain(
+      'kind create cluster --name "$KIND_CLUSTER_NAME" --config "$state_dir/kind-config.yaml"',
+    );
+    expect(create.inputs.delete).toContain('kind delete cluster --name "$KIND_CLUSTER_NAME"');
+    // A new script version alone changes nothing; what the cluster gets does (a new API server's flags).
+    expect(create.inputs.update).toBe("true");
+    expect(create.options.replaceOnChanges).toContain("environment");
+    expect(create.options.deleteBeforeReplace).toBe(true);
+    const read = run.byName("cluster-b-kubeconfig");
+    expect(read.inputs.create).toBe('kind get kubeconfig --name "$KIND_CLUSTER_NAME"');
+    expect(read.inputs.environment).toEqual({ KIND_CLUSTER_NAME: "mcp-b" });
+    // Read again for each new cluster: the create's id is its trigger.
+    expect(read.inputs.triggers).toEqual([create.urn.replace(/.*::/, "") + "-id"]);
+    expect(read.propertyDependencies.triggers).toEqual([create.urn]);
+  });
+
+  it("gives b's provider, binding and server the kubeconfig Kind prints, and a new identity with each new cluster", () => {
+    const provider = run.byName("cluster-b-provider");
+    expect(provider.inputs.kubeconfig).toBe(FAKE_KUBECONFIG);
+    expect(provider.propertyDependencies.kubeconfig).toEqual([run.byName("cluster-b-kubeconfig").urn]);
+    expect(provider.inputs.clusterIdentifier).toBe("kind-mcp-b-cluster-b-kind-id");
+    expect(provider.inputs.deleteUnreachable).toBe("true");
+    expect(providerUrn(run.byName("oidc-user-b-binding"))).toBe(provider.urn);
+    const env = run.byName("kubernetes-mcp-server-b-process").inputs.environment;
+    expect(parse(env.MCP_KUBECONFIG).clusters[0].cluster.server).toBe("https://127.0.0.1:6443");
+    // Kind's admin key stays with the provider: the server gets the kubeconfig without credentials.
+    expect(parse(env.MCP_KUBECONFIG).users).toEqual([{ name: "kind", user: {} }]);
+  });
+
+  it("keeps Kind's kubeconfig secret: the read's output, the provider's input and the server's", () => {
+    expect(run.byName("cluster-b-kubeconfig").options.additionalSecretOutputs).toContain("stdout");
+    for (const r of run.resources) expect(plaintextPaths(r.wire, "S0VZLURBVEEtRlJPTS1LSU5E"), r.name).toEqual([]);
+    expect(plaintextPaths(run.byName("kubernetes-mcp-server-b-process").wire, "127.0.0.1:6443")).toEqual([]);
+  });
+
+  it("takes keycloak.rootCaCertificate as the CA when set, and adds no hosts line for a Keycloak at an IP", async () => {
+    const ca = "-----BEGIN CERTIFICATE-----\nMIIown-ca\n-----END CERTIFICATE-----\n";
+    const own = await runStack({
+      ...crossDomainValues([DOMAIN_B_KIND]),
+      keycloak: { adminPassword: "pw", url: "https://10.0.0.5:8443", rootCaCertificate: ca },
+    });
+    const env = own.byName("cluster-b-kind").inputs.environment;
+    expect(env.MCP_KEYCLOAK_CA).toBe(ca);
+    expect(env.MCP_NODE_HOSTS).toBe("");
+    expect(own.resources.map((r) => r.name)).not.toContain("kind-domains-keycloak-ca");
+    expect(own.resources.map((r) => r.name)).not.toContain("kind-domains-gateway");
+    expect(parse(parse(env.MCP_KIND_CONFIG).nodes[0].kubeadmConfigPatches[0]).apiServer.extraArgs).toMatchObject({
+      "oidc-issuer-url": "https://10.0.0.5:8443/realms/cluster-b",
+    });
+  });
+
+  it("names Kuadrant's server id as the audience on gateway.release kuadrant-v0.9.0", async () => {
+    const kuadrant = await runStack({ ...crossDomainValues([DOMAIN_B_KIND]), gateway: { release: "kuadrant-v0.9.0" } });
+    const config = parse(kuadrant.byName("cluster-b-kind").inputs.environment.MCP_KIND_CONFIG);
+    expect(parse(config.nodes[0].kubeadmConfigPatches[0]).apiServer.extraArgs["oidc-client-id"]).toBe(
+      "mcp-test/kubernetes-mcp-server-b",
+    );
+  });
+});
+
+describe("further clusters b (existing) and c (kind) together", async () => {
+  const { kubeconfig: _, ...c } = {
+    ...DOMAIN_B,
+    name: "c",
+    realm: "cluster-c",
+    port: 9993,
+    host: "kube-c.example.test",
+  };
+  const run = await runStack(crossDomainValues([DOMAIN_B, { ...c, cluster: { mode: "kind", name: "kind-c" } }]));
+  const existing = await runStack(crossDomainValues());
+
+  it("leaves b's resources as an existing-mode stack has them, and creates Kind cluster kind-c for c", () => {
+    for (const name of ["cluster-b", "cluster-b-provider", "oidc-user-b-binding", "kubernetes-mcp-server-b-process"]) {
+      expect(run.byName(name).urn, name).toBe(existing.byName(name).urn);
+      expect(run.byName(name).inputs, name).toEqual(existing.byName(name).inputs);
+    }
+    expect(run.resources.map((r) => r.name)).not.toContain("cluster-b-kind");
+    expect(run.byName("cluster-c-kind").inputs.environment.KIND_CLUSTER_NAME).toBe("kind-c");
+    expect(run.byName("cluster-c-provider").inputs.clusterIdentifier).toBe("kind-kind-c-cluster-c-kind-id");
   });
 });

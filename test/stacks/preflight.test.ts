@@ -214,6 +214,21 @@ describe("preflight before up", () => {
     ]);
   });
 
+  it("asks for kind and docker or podman for a further cluster in kind mode, and for no kubeconfig of it", async () => {
+    const cfg = existing({
+      useCase: "cross-domain",
+      keycloak: { adminPassword: "pw" },
+      domains: [{ name: "b", realm: "cluster-b", cluster: { mode: "kind" }, port: 9992, host: "b.example.test" }],
+    });
+    const without = probes({ hasCommand: (c) => c === "git" || c === "make" });
+    expect(await preflight(cfg, KUBECONFIG, without, "pw", "dev", [undefined])).toEqual([
+      "mcp-gateway-stack:domains[0].cluster.mode = 'kind': needs 'kind' on PATH (the stack creates that Kind cluster)",
+      "mcp-gateway-stack:domains[0].cluster.mode = 'kind': needs 'docker' or 'podman' on PATH to run the Kind cluster",
+    ]);
+    const withPodman = probes({ hasCommand: (c) => c === "kind" || c === "podman" });
+    expect(await preflight(cfg, KUBECONFIG, withPodman, "pw", "dev", [undefined])).toEqual([]);
+  });
+
   it("asks for git, make and docker or podman in kind mode", async () => {
     const cfg = parseStackConfig({ values: {} });
     const problems = await preflight(cfg, undefined, probes({ hasCommand: (c) => c === "git" }));
