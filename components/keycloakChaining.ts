@@ -191,7 +191,12 @@ export class KeycloakChaining extends pulumi.ComponentResource {
     this.patch = new k8s.apps.v1.DeploymentPatch(
       `${name}-deployment`,
       {
-        metadata: { namespace: kc.namespace, name: kc.deployment },
+        metadata: {
+          namespace: kc.namespace,
+          name: kc.deployment,
+          // The image swap after it waits for the rollout that counts (one, not two).
+          annotations: { "pulumi.com/skipAwait": "true" },
+        },
         spec: gatewayAddress.apply((address) =>
           chainingPatchSpec({
             image: args.image,

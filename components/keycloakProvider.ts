@@ -24,6 +24,9 @@ export function keycloakProvider(admin: KeycloakAdmin, opts?: pulumi.CustomResou
       rootCaCertificate: admin.rootCaCertificate,
       // Log in on first use, not at configure time: a preview needs no reachable Keycloak.
       initialLogin: false,
+      // A freshly started Keycloak (the patched in-cluster one) takes longer than the default 5 s
+      // to create a realm on a small machine.
+      clientTimeout: 60,
     },
     // Declared by use case 2's access component before the program made it once for every
     // cluster's server: the alias keeps its state.
