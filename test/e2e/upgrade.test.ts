@@ -91,8 +91,9 @@ describe(`a live use-case-3 stack made by ${BEFORE_REDESIGN}, then up with one c
     expect(steps.create).toEqual({ [COMPONENT]: 2 });
   });
 
-  it("updates only the two Gateway patches (their known positional diff, which every up shows)", () => {
-    expect(steps.update).toEqual({ [GATEWAY_PATCH]: 2 });
+  it("updates only the two Gateway patches (their known positional diff) and the Keycloak provider's new clientTimeout", () => {
+    // The provider's setting changes in place: nothing that uses it is replaced (above).
+    expect(steps.update).toEqual({ [GATEWAY_PATCH]: 2, "pulumi:providers:keycloak": 1 });
   });
 
   it("keeps both servers the old program started: same pids, still answering through their ports", async () => {
