@@ -208,7 +208,12 @@ describe("use case 3 on the gateway's own Keycloak, patched by the stack", () =>
     // The Gateway's address and the CA Secret are read again (two reads), then nothing else changes.
     expect(again.summary.resourceChanges).toMatchObject({ read: 2 });
     expect(Object.keys(again.summary.resourceChanges ?? {}).sort()).toEqual(["read", "same", "update"]);
-    expect(Object.keys(changed.counts)).toEqual(["kubernetes:gateway.networking.k8s.io/v1:GatewayPatch"]);
+    // pulumi-kubernetes 4.25 diffs a Patch's map lists by position (README, Known gaps): both
+    // patches show an update that applies the same fields again, so the Deployment keeps its generation.
+    expect(Object.keys(changed.counts).sort()).toEqual([
+      "kubernetes:apps/v1:DeploymentPatch",
+      "kubernetes:gateway.networking.k8s.io/v1:GatewayPatch",
+    ]);
     expect((await gatewayApi.kube.get(DEPLOYMENT)).json.metadata.generation).toBe(generation);
     expect(pods.starts).toHaveLength(starts);
     expect(up.summary.resourceChanges).toMatchObject({ create: expect.any(Number) });
