@@ -5,7 +5,7 @@ import { parseAllDocuments } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_CHAINING_IMAGE } from "../../components/keycloakChaining";
 import { GUIDE_TOOLS } from "../../components/tools";
-import { selfSubjectReview, startApiServer, type ApiServer } from "../../testbed/apiserver/apiServer";
+import { selfSubjectReview, startApiServer, untilAccepted, type ApiServer } from "../../testbed/apiserver/apiServer";
 import { runMetadata, type MetadataStep } from "../../testbed/authz/metadata";
 import { persistedTexts, scratchStack, stepCounter, type Scratch } from "../../testbed/engine/engine";
 import { tearDownStack, useTestBed } from "../../testbed/engine/useTestBed";
@@ -188,6 +188,9 @@ describe("use case 3 on the gateway's own Keycloak, patched by the stack", () =>
     expect(claimsOf(final)).toMatchObject({ iss: `${kc().url}/realms/cluster-b`, aud: SERVER_B });
     const access = claimsOf(final).resource_access as Record<string, { roles: string[] }>;
     expect([...access[SERVER_B].roles].sort()).toEqual([...GUIDE_TOOLS].sort());
+    // Cluster b's API server started before the stack made realm cluster-b: it fetches the realm's
+    // keys in the background, with backoff, so the first tokens may come before it has them.
+    await untilAccepted(clusterB, final);
     const review = await selfSubjectReview(clusterB, final);
     expect(review.status, review.text).toBe(201);
     const result = await callTool(`http://127.0.0.1:${portB}/mcp`, "namespaces_list", final);
