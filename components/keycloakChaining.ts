@@ -4,17 +4,16 @@ import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
+import { gatewayAddress, gatewayKeycloakCa } from "./gatewayReads";
 
 /**
  * The Keycloak that the gateway's `make local-env-setup` deploys (config/keycloak/deployment.yaml):
- * its Deployment, its container, and where cert-manager keeps the certificate the gateway's
- * `keycloak` listener serves (build/keycloak.mk extracts its CA to out/certs/ca.crt).
+ * its Deployment and its container.
  */
 export const IN_CLUSTER_KEYCLOAK = {
   namespace: "keycloak",
   deployment: "keycloak",
   container: "keycloak",
-  caSecret: { namespace: "gateway-system", name: "mcp-gateway-keycloak-cert", key: "ca.crt" },
 } as const;
 
 /** The image the stack gives that Keycloak by default: the JWT authorization grant is on from 26.7. */
@@ -73,8 +72,6 @@ export function chainingPatchSpec(a: {
     },
   };
 }
-
-type GatewayStatus = { addresses?: Array<{ value?: string }> };
 
 /** How the image script reaches the API server: from a kubeconfig cut to one context. */
 export interface KubeAccess {
@@ -144,6 +141,9 @@ export interface KeycloakChainingArgs {
  * Every Keycloak object of the stack waits for this: the new pod starts from the realm import.
  */
 export class KeycloakChaining extends pulumi.ComponentResource {
+  /** What it read on the gateway's cluster: the CA of the `keycloak` listener's certificate, the Gateway's address. */
+  public readonly gatewayCa: pulumi.Output<string>;
+  public readonly gatewayAddress: pulumi.Output<string>;
   public readonly caConfigMap: k8s.core.v1.ConfigMap;
   public readonly patch: k8s.apps.v1.DeploymentPatch;
   public readonly imageSwap: command.local.Command;
@@ -153,38 +153,18 @@ export class KeycloakChaining extends pulumi.ComponentResource {
     const after = args.after ?? [];
     const onCluster = { parent: this, provider: args.provider, dependsOn: after };
     const kc = IN_CLUSTER_KEYCLOAK;
-    const caSource = k8s.core.v1.Secret.get(
-      `${name}-gateway-cert`,
-      `${kc.caSecret.namespace}/${kc.caSecret.name}`,
-      onCluster,
-    );
-    // A read of the Gateway; `status` among the args so that the read hands it back as an output.
-    const gateway = new k8s.apiextensions.CustomResource(
+    this.gatewayCa = gatewayKeycloakCa(`${name}-gateway-cert`, onCluster);
+    this.gatewayAddress = gatewayAddress(
       `${name}-gateway`,
-      { apiVersion: "gateway.networking.k8s.io/v1", kind: "Gateway", status: undefined },
-      { ...onCluster, id: `${args.gateway.namespace}/${args.gateway.name}` },
-    );
-    const gatewayAddress = (gateway as unknown as { status: pulumi.Output<GatewayStatus | undefined> }).status.apply(
-      (s) => {
-        const address = s?.addresses?.[0]?.value;
-        if (!address) {
-          throw new Error(
-            `Gateway ${args.gateway.namespace}/${args.gateway.name} has no status.addresses yet: the in-cluster Keycloak's host alias needs its address; run 'pulumi up' again once 'kubectl get gateway -n ${args.gateway.namespace} ${args.gateway.name}' shows one`,
-          );
-        }
-        return address;
-      },
+      args.gateway,
+      "the in-cluster Keycloak's host alias needs its address",
+      onCluster,
     );
     this.caConfigMap = new k8s.core.v1.ConfigMap(
       `${name}-gateway-ca`,
       {
         metadata: { namespace: kc.namespace, name: "mcp-gateway-stack-gateway-ca" },
-        // A CA certificate is public: read out of the Secret (whose data is secret as a whole).
-        data: {
-          "ca.crt": pulumi
-            .unsecret(caSource.data)
-            .apply((d) => Buffer.from(d?.[kc.caSecret.key] ?? "", "base64").toString("utf8")),
-        },
+        data: { "ca.crt": this.gatewayCa },
       },
       onCluster,
     );
@@ -197,11 +177,11 @@ export class KeycloakChaining extends pulumi.ComponentResource {
           // The image swap after it waits for the rollout that counts (one, not two).
           annotations: { "pulumi.com/skipAwait": "true" },
         },
-        spec: gatewayAddress.apply((address) =>
+        spec: this.gatewayAddress.apply((ip) =>
           chainingPatchSpec({
             image: args.image,
             realmHost: args.realmHost,
-            gatewayAddress: address,
+            gatewayAddress: ip,
             caConfigMap: "mcp-gateway-stack-gateway-ca",
           }),
         ),

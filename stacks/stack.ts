@@ -1,4 +1,3 @@
-import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { isIP } from "node:net";
 import {
@@ -15,7 +14,8 @@ import { GatewayCheckout } from "../components/gatewayCheckout";
 import { GatewayClientSecret } from "../components/gatewayClientSecret";
 import { GatewayCluster } from "../components/gatewayCluster";
 import { RELEASE_FACTS, serverIdOf } from "../components/gatewayRelease";
-import { IN_CLUSTER_KEYCLOAK, KeycloakChaining } from "../components/keycloakChaining";
+import { gatewayAddress, gatewayKeycloakCa } from "../components/gatewayReads";
+import { KeycloakChaining } from "../components/keycloakChaining";
 import { kindOidcConfig } from "../components/kindClusterConfig";
 import { keycloakProvider } from "../components/keycloakProvider";
 import * as keycloak from "@pulumi/keycloak";
@@ -103,7 +103,7 @@ export function buildStack(
       );
       const gateway = gatewayServer(serverOidc(cfg, kc));
       const kindInputs = cfg.domains.some((d) => d.cluster.mode === "kind")
-        ? kindDomainInputs(cfg, cluster)
+        ? kindDomainInputs(cfg, cluster, chaining)
         : undefined;
       const domains = cfg.domains.map((d, index) =>
         domainServer(
@@ -362,35 +362,27 @@ interface KindDomainInputs {
  * as build/keycloak.mk does for the gateway's node, the Gateway's address (both clusters are on
  * Kind's network), unless the host is an IP already.
  */
-function kindDomainInputs(cfg: CrossDomainConfig, cluster: GatewayCluster): KindDomainInputs {
+function kindDomainInputs(
+  cfg: CrossDomainConfig,
+  cluster: GatewayCluster,
+  chaining: KeycloakChaining | undefined,
+): KindDomainInputs {
   const onGateway = { provider: cluster.provider, dependsOn: cluster.setup ? [cluster.setup] : [] };
-  const ca = IN_CLUSTER_KEYCLOAK.caSecret;
+  // Read once: the chaining, when there is one, has read both already.
   const keycloakCa = cfg.keycloak.rootCaCertificate
     ? pulumi.output(cfg.keycloak.rootCaCertificate)
-    : // A CA certificate is public: read out of the Secret (whose data is secret as a whole).
-      pulumi
-        .unsecret(k8s.core.v1.Secret.get("kind-domains-keycloak-ca", `${ca.namespace}/${ca.name}`, onGateway).data)
-        .apply((d) => Buffer.from(d?.[ca.key] ?? "", "base64").toString("utf8"));
+    : (chaining?.gatewayCa ?? gatewayKeycloakCa("kind-domains-keycloak-ca", onGateway));
   const host = new URL(cfg.keycloak.url).hostname;
   if (isIP(host) !== 0) return { keycloakCa, nodeHosts: pulumi.output(undefined) };
-  const gateway = new k8s.apiextensions.CustomResource(
-    "kind-domains-gateway",
-    // `status` among the args so that the read hands it back as an output.
-    { apiVersion: "gateway.networking.k8s.io/v1", kind: "Gateway", status: undefined },
-    { ...onGateway, id: `${cfg.gateway.namespace}/${cfg.gateway.name}` },
-  );
-  const status = (
-    gateway as unknown as { status: pulumi.Output<{ addresses?: Array<{ value?: string }> } | undefined> }
-  ).status;
-  const nodeHosts = status.apply((s) => {
-    const address = s?.addresses?.[0]?.value;
-    if (!address)
-      throw new Error(
-        `Gateway ${cfg.gateway.namespace}/${cfg.gateway.name} has no status.addresses yet: a further Kind cluster's node resolves ${host} to it; run 'pulumi up' again once 'kubectl get gateway -n ${cfg.gateway.namespace} ${cfg.gateway.name}' shows one`,
-      );
-    return `${address} ${host}`;
-  });
-  return { keycloakCa, nodeHosts };
+  const address =
+    chaining?.gatewayAddress ??
+    gatewayAddress(
+      "kind-domains-gateway",
+      cfg.gateway,
+      `a further Kind cluster's node resolves ${host} to it`,
+      onGateway,
+    );
+  return { keycloakCa, nodeHosts: address.apply((a) => `${a} ${host}`) };
 }
 
 function stackOutputs(cfg: StackConfig, gatewayServer: ClusterMcpServer): StackOutputs {
